@@ -1,0 +1,4 @@
+from id_monitor.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+"""Shared pytest fixtures. Integration fixtures (Kafka broker, Prometheus server) live in
+their own plugin modules under tests/ and are started once per session."""
