@@ -34,7 +34,7 @@ class IdInfo:
     timestamp_ms: int | None = None
     counter: int | None = None
     reason: str | None = None
-    parts: Mapping[str, Any] = field(default=_EMPTY)
+    parts: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
     def as_dict(self) -> dict[str, Any]:
         return {
