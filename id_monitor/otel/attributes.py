@@ -1,0 +1,73 @@
+"""How ID metadata is written onto spans: attribute keys, event attributes and exemplars.
+
+Everything written here describes an ID (status, format, type, the rules it broke) and never
+holds the ID itself, so traces can be shared as freely as the metrics. Keys follow the
+OpenTelemetry attribute naming rules under one namespace: `id_monitor.<field>.status`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from id_monitor.model import Finding, IdInfo
+
+NAMESPACE = "id_monitor"
+FINDINGS_KEY = "id_monitor.findings"
+EVENT_FIELD_KEY = "id_monitor.field"
+EVENT_SEVERITY_KEY = "id_monitor.severity"
+EVENT_LOCATION_KEY = "id_monitor.location"
+EVENT_FORMAT_KEY = "id_monitor.format"
+EVENT_TYPE_KEY = "id_monitor.type"
+REJECTED_KEY = "id_monitor.rejected"
+
+
+@lru_cache(maxsize=4096)
+def field_keys(field: str) -> tuple[str, str, str, str]:
+    """The status, format, type and reason keys of one field (built once per field name)."""
+    base = f"{NAMESPACE}.{field}."
+    return base + "status", base + "format", base + "type", base + "reason"
+
+
+def id_attributes(field: str, info: IdInfo) -> dict[str, str]:
+    """Span attributes describing one classified ID; absent parts are left out, not empty."""
+    status_key, format_key, type_key, reason_key = field_keys(field)
+    attributes = {status_key: info.status}
+    if info.format:
+        attributes[format_key] = info.format
+    if info.id_type:
+        attributes[type_key] = info.id_type
+    if info.reason:
+        attributes[reason_key] = info.reason
+    return attributes
+
+
+def rule_names(findings: Iterable[Finding]) -> tuple[str, ...]:
+    """The distinct rule names of some findings, in the order they first fired."""
+    return tuple(dict.fromkeys(finding.rule for finding in findings))
+
+
+def finding_event_attributes(finding: Finding, location: str | None = None) -> dict[str, str]:
+    """Attributes of the span event named after a finding's rule (no ID, no free text)."""
+    attributes = {EVENT_FIELD_KEY: finding.field, EVENT_SEVERITY_KEY: finding.severity}
+    if location:
+        attributes[EVENT_LOCATION_KEY] = location
+    if finding.format:
+        attributes[EVENT_FORMAT_KEY] = finding.format
+    if finding.id_type:
+        attributes[EVENT_TYPE_KEY] = finding.id_type
+    return attributes
+
+
+def exemplar_of(span: Span) -> dict[str, str] | None:
+    """Exemplar labels linking a counter increment to `span`'s trace, if the span is sampled.
+
+    Unsampled traces are never exported, so an exemplar pointing at one would lead nowhere.
+    """
+    context = span.get_span_context()
+    if not context.is_valid or not context.trace_flags.sampled:
+        return None
+    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}

@@ -1,0 +1,196 @@
+"""`IdSpanProcessor`: tags every span that carries IDs with what those IDs are.
+
+At span start it reads the configured attribute keys (`enduser.id`, `session.id`,
+`messaging.message.id`, ... plus any `app.*` keys from config), classifies and judges their values
+and writes `id_monitor.<field>.status|format|type|reason` and `id_monitor.findings` (rule names).
+Attributes set after the span started are not seen: OpenTelemetry hands processors the span at
+start and a read-only view at end, so pass ID attributes to `start_span` / `start_as_current_span`.
+
+The work for one combination of values is done once: the resulting attribute dict is cached by
+the values themselves (bounded, first-in first-out), so a hot span costs a tuple, a dict lookup
+and the one `set_attributes` call any processor writing these attributes needs. A cached result
+is reused for `reuse_ms` of span time only, because `timestamp_skew` depends on the clock.
+
+A processor runs inside the caller's code path, so nothing here may raise: every failure is
+counted in `internal_errors` and logged once, and the span goes on untagged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Mapping
+
+from opentelemetry.sdk.trace import SpanProcessor
+
+from id_monitor.otel.attributes import FINDINGS_KEY, exemplar_of, id_attributes, rule_names
+from id_monitor.otel.engine import Engine
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import ReadableSpan, Span
+
+    from id_monitor.config import Config
+    from id_monitor.metrics import IdMetrics
+    from id_monitor.otel.settings import HttpSpec
+    from id_monitor.policy import Judge, Report
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "span"
+# Sequences, bytes and mappings are never IDs (not_a_string whatever they hold): one shared
+# stand-in for all of them keeps hostile lists out of the cache and unhashable values out of keys.
+_COMPOSITE = ()
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+class _Entry:
+    __slots__ = ("attributes", "report", "at_ms")
+
+    def __init__(self, attributes: dict[str, Any], report: Report | None, at_ms: int) -> None:
+        self.attributes = attributes
+        self.report = report
+        self.at_ms = at_ms
+
+
+def _attribute_dict(span: Any) -> Mapping[str, Any]:
+    """The span's attributes as a plain dict when the SDK keeps one, else the public view.
+
+    The SDK's public `attributes` is a read-only proxy over a Python-level mapping whose `get`
+    raises and catches KeyError for every absent key; the plain dict behind it answers in C.
+    """
+    bounded = getattr(span, "_attributes", None)
+    plain = getattr(bounded, "_dict", None)
+    if plain.__class__ is dict:
+        return plain
+    return span.attributes or {}
+
+
+class IdSpanProcessor(SpanProcessor):
+    """Adds ID metadata attributes to spans at start. Register it on an SDK `TracerProvider`.
+
+    `config` defaults to the built-in configuration; its `http.span_attributes` maps attribute
+    keys to field names and `http.span_owner_attribute` names the attribute holding the user id
+    that owner-bearing IDs are checked against. `metrics`, when given, counts every tagged span's
+    IDs and findings with `source="span"` (exemplars carry the trace id of sampled spans).
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        judge: Judge | None = None,
+        metrics: IdMetrics | None = None,
+        settings: HttpSpec | None = None,
+        cache_size: int = 4096,
+        reuse_ms: int = 60_000,
+    ) -> None:
+        engine = Engine(config, judge=judge)
+        self._judge = engine.judge
+        self._classifier = engine.classifier
+        self.settings = settings if settings is not None else engine.settings
+        self.metrics = metrics
+        self.internal_errors = 0
+        self._cache: dict[tuple[Any, ...], _Entry] = {}
+        self._cache_size = max(1, cache_size)
+        self._reuse_ms = reuse_ms
+        pairs = list(self.settings.span_attributes.items())
+        owner_key = self.settings.span_owner_attribute
+        keys = [key for key, _ in pairs]
+        if owner_key and owner_key not in keys:
+            keys.append(owner_key)
+        self._keys: tuple[str, ...] = tuple(keys)
+        self._fields: tuple[str | None, ...] = tuple(field for _, field in pairs) + (None,) * (
+            len(keys) - len(pairs)
+        )
+        self._owner_index = keys.index(owner_key) if owner_key else -1
+        self._nothing = (None,) * len(keys)
+        # One string longer than any ID stands in for every over-long value: same verdict
+        # (too_long), and the cache never holds a hostile megabyte string.
+        self._max_length = engine.max_id_length
+        self._too_long = "\x00" * (engine.max_id_length + 1)
+
+    # -- SpanProcessor ----------------------------------------------------------------------
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            self._tag(span)
+        except Exception:  # noqa: BLE001 - a processor must never raise into the caller
+            self.internal_errors += 1
+            if self.internal_errors == 1:
+                logger.warning("id-monitor span processor failed; span left untagged", exc_info=True)
+            else:
+                logger.debug("id-monitor span processor failed", exc_info=True)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        self._cache.clear()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    # -- work ---------------------------------------------------------------------------------
+
+    def _tag(self, span: Span) -> None:
+        attributes = _attribute_dict(span)
+        if not attributes:
+            return
+        get = attributes.get
+        max_length = self._max_length
+        values = []
+        for key in self._keys:
+            value = get(key)
+            if value.__class__ is str:
+                if len(value) > max_length:
+                    value = self._too_long
+            elif value.__class__ not in _SCALARS:
+                value = _COMPOSITE
+            values.append(value)
+        key = tuple(values)
+        if key == self._nothing:
+            return
+        start_ns = span.start_time
+        observed_ms = start_ns // 1_000_000 if start_ns else 0
+        entry = self._cache.get(key)
+        if entry is None or abs(observed_ms - entry.at_ms) > self._reuse_ms:
+            entry = self._evaluate(key, observed_ms)
+            self._remember(key, entry)
+        if entry.attributes:
+            span.set_attributes(entry.attributes)
+        if self.metrics is not None and entry.report is not None:
+            self.metrics.record(SOURCE, entry.report, observed_ms, exemplar_of(span))
+
+    def _evaluate(self, values: tuple[Any, ...], observed_ms: int) -> _Entry:
+        by_field: dict[str, Any] = {}
+        for field, value in zip(self._fields, values):
+            if field is not None and value is not None:
+                by_field[field] = value
+        if not by_field:
+            return _Entry({}, None, observed_ms)
+        owner = values[self._owner_index] if self._owner_index >= 0 else None
+        if owner.__class__ is not str or owner is self._too_long:
+            owner = None
+        report = self._judge.check_fields(by_field, owner, observed_ms)
+        attributes: dict[str, Any] = {}
+        seen: set[str] = set()
+        for field, info in report.ids:
+            if field in by_field and field not in seen:
+                attributes.update(id_attributes(field, info))
+                seen.add(field)
+        for field, value in by_field.items():
+            if field not in seen:
+                attributes.update(id_attributes(field, self._classifier.classify(value)))
+        rules = rule_names(report.findings)
+        if rules:
+            attributes[FINDINGS_KEY] = rules
+        return _Entry(attributes, report, observed_ms)
+
+    def _remember(self, key: tuple[Any, ...], entry: _Entry) -> None:
+        cache = self._cache
+        if len(cache) >= self._cache_size and key not in cache:
+            try:
+                del cache[next(iter(cache))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+                cache.clear()
+        cache[key] = entry
