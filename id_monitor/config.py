@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from id_monitor.otel.settings import HttpSpec
 from id_monitor.rules import RULES
 
 ENV_PREFIX = "ID_MONITOR_"
@@ -262,6 +263,7 @@ with warnings.catch_warnings():
         metrics: MetricsSpec = Field(default_factory=MetricsSpec)
         violations: ViolationsSpec | None = None
         limits: LimitsSpec = Field(default_factory=LimitsSpec)
+        http: HttpSpec = Field(default_factory=HttpSpec)  # OpenTelemetry/FastAPI layer: id_monitor.otel
 
         @field_validator("fields")
         @classmethod

@@ -102,6 +102,14 @@ class HttpSpec(BaseModel):
     def _header_names(cls, value: dict[str, str]) -> dict[str, str]:
         return _check_field_names({name.lower(): field for name, field in value.items()})
 
+    @field_validator("enforce", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """`ID_MONITOR_HTTP__ENFORCE=isolation_breach,legacy_id` from the environment."""
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
     @field_validator("enforce")
     @classmethod
     def _known_rules(cls, value: list[str]) -> list[str]:
