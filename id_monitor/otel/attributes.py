@@ -7,6 +7,7 @@ OpenTelemetry attribute naming rules under one namespace: `id_monitor.<field>.st
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable
 
@@ -25,10 +26,17 @@ EVENT_TYPE_KEY = "id_monitor.type"
 REJECTED_KEY = "id_monitor.rejected"
 
 
+_NOT_SNAKE = re.compile(r"[^a-z0-9_]+")
+
+
 @lru_cache(maxsize=4096)
 def field_keys(field: str) -> tuple[str, str, str, str]:
-    """The status, format, type and reason keys of one field (built once per field name)."""
-    base = f"{NAMESPACE}.{field}."
+    """The status, format, type and reason keys of one field (built once per field name).
+
+    Config field names may contain `.`, `-` or capitals; attribute namespaces may not, so
+    `payload.thread-id` is written as `id_monitor.payload_thread_id.status`.
+    """
+    base = f"{NAMESPACE}.{_NOT_SNAKE.sub('_', field.lower())}."
     return base + "status", base + "format", base + "type", base + "reason"
 
 

@@ -19,25 +19,24 @@ if TYPE_CHECKING:
 class Engine:
     """A Config with its Judge and Classifier; `settings` is the config's `http` section."""
 
-    def __init__(self, config: Config | None = None, *, judge: Judge | None = None) -> None:
+    def __init__(
+        self, config: Config | None = None, *, judge: Judge | None = None, track_owners: bool = True
+    ) -> None:
         from id_monitor.classify import Classifier
         from id_monitor.config import load_config
         from id_monitor.policy import Judge
 
-        self.config = config if config is not None else load_config()
-        if judge is not None:
-            self.judge = judge
-            classifier = getattr(judge, "classifier", None)
-        else:
-            classifier = None
-        if classifier is None:
+        if config is None:
+            config = judge.config if judge is not None else load_config()
+        self.config = config
+        if judge is None:
             limits = self.config.limits
             classifier = Classifier(
                 self.config.schema, cache_size=limits.cache_size, max_length=limits.max_id_length
             )
-        self.classifier: Classifier = classifier
-        if judge is None:
-            self.judge = Judge(self.config, classifier)
+            judge = Judge(self.config, classifier, track_owners=track_owners)
+        self.judge: Judge = judge
+        self.classifier: Classifier = judge.classifier
         self.settings: HttpSpec = http_settings(self.config)
         self.max_id_length: int = self.config.limits.max_id_length
 

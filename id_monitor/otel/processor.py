@@ -31,16 +31,31 @@ if TYPE_CHECKING:
 
     from id_monitor.config import Config
     from id_monitor.metrics import IdMetrics
+    from id_monitor.model import IdInfo
     from id_monitor.otel.settings import HttpSpec
     from id_monitor.policy import Judge, Report
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "span"
-# Sequences, bytes and mappings are never IDs (not_a_string whatever they hold): one shared
-# stand-in for all of them keeps hostile lists out of the cache and unhashable values out of keys.
-_COMPOSITE = ()
+# Span attribute values are str, bool, int, float, bytes or sequences of them (tuples once the SDK
+# has cleaned them). A tuple is a list of IDs; short lists of short strings are cache keys as they
+# are, anything bigger is judged without the cache so hostile lists never pile up in it.
 _SCALARS = frozenset({int, float, bool, type(None)})
+_MAX_CACHED_LIST = 16
+_RANK = {"target": 0, "legacy": 1, "unknown": 2}
+
+
+class _NotAnId:
+    """Stands in for a value of no ID-like type (bytes, a mapping): judged as not_a_string."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<not an id>"
+
+
+_NOT_AN_ID = _NotAnId()
 
 
 class _Entry:
@@ -84,7 +99,7 @@ class IdSpanProcessor(SpanProcessor):
         cache_size: int = 4096,
         reuse_ms: int = 60_000,
     ) -> None:
-        engine = Engine(config, judge=judge)
+        engine = Engine(config, judge=judge, track_owners=False)
         self._judge = engine.judge
         self._classifier = engine.classifier
         self.settings = settings if settings is not None else engine.settings
@@ -138,24 +153,34 @@ class IdSpanProcessor(SpanProcessor):
             return
         get = attributes.get
         max_length = self._max_length
+        cacheable = True
         values = []
         for key in self._keys:
             value = get(key)
-            if value.__class__ is str:
+            cls = value.__class__
+            if cls is str:
                 if len(value) > max_length:
                     value = self._too_long
-            elif value.__class__ not in _SCALARS:
-                value = _COMPOSITE
+            elif cls is tuple:
+                if len(value) > _MAX_CACHED_LIST or any(
+                    item.__class__ is str and len(item) > max_length for item in value
+                ):
+                    cacheable = False
+            elif cls not in _SCALARS:
+                value = _NOT_AN_ID
             values.append(value)
         key = tuple(values)
         if key == self._nothing:
             return
         start_ns = span.start_time
         observed_ms = start_ns // 1_000_000 if start_ns else 0
-        entry = self._cache.get(key)
-        if entry is None or abs(observed_ms - entry.at_ms) > self._reuse_ms:
+        if cacheable:
+            entry = self._cache.get(key)
+            if entry is None or abs(observed_ms - entry.at_ms) > self._reuse_ms:
+                entry = self._evaluate(key, observed_ms)
+                self._remember(key, entry)
+        else:
             entry = self._evaluate(key, observed_ms)
-            self._remember(key, entry)
         if entry.attributes:
             span.set_attributes(entry.attributes)
         if self.metrics is not None and entry.report is not None:
@@ -172,15 +197,17 @@ class IdSpanProcessor(SpanProcessor):
         if owner.__class__ is not str or owner is self._too_long:
             owner = None
         report = self._judge.check_fields(by_field, owner, observed_ms)
-        attributes: dict[str, Any] = {}
-        seen: set[str] = set()
+        # A list-valued attribute is several IDs: the field shows the worst of them.
+        worst: dict[str, IdInfo] = {}
         for field, info in report.ids:
-            if field in by_field and field not in seen:
-                attributes.update(id_attributes(field, info))
-                seen.add(field)
+            if field in by_field:
+                shown = worst.get(field)
+                if shown is None or _RANK[info.status] > _RANK[shown.status]:
+                    worst[field] = info
+        attributes: dict[str, Any] = {}
         for field, value in by_field.items():
-            if field not in seen:
-                attributes.update(id_attributes(field, self._classifier.classify(value)))
+            info = worst.get(field) or self._classifier.classify(value)
+            attributes.update(id_attributes(field, info))
         rules = rule_names(report.findings)
         if rules:
             attributes[FINDINGS_KEY] = rules
