@@ -73,6 +73,11 @@ def _split_commas(value: Any) -> Any:
     return value
 
 
+def _yaml_off(value: Any) -> Any:
+    """YAML reads a bare `off` as false; in a severity it means the rule is off."""
+    return "off" if value is False else value
+
+
 def _parse_required(value: Any) -> Any:
     """`required` is a bool or a list of message types; from the environment it arrives as text."""
     if isinstance(value, str):
@@ -158,7 +163,7 @@ class PolicySpec(Section):
     max_future_skew: Duration = timedelta(hours=1)
     max_age: Duration = timedelta(days=365)
     references: dict[str, str] = Field(default_factory=lambda: {"thread8": "thread_id", "agent8": "agent_id"})
-    severity: dict[str, RuleSeverity] = Field(default_factory=dict)
+    severity: dict[str, Annotated[RuleSeverity, BeforeValidator(_yaml_off)]] = Field(default_factory=dict)
 
     @field_validator("severity")
     @classmethod
@@ -277,6 +282,11 @@ with warnings.catch_warnings():
 
         @model_validator(mode="after")
         def _references_point_at_fields(self) -> Config:
+            if "references" not in self.policy.model_fields_set:
+                # the default references apply only to the fields this config has
+                for part in [p for p, target in self.policy.references.items() if target not in self.fields]:
+                    del self.policy.references[part]
+                return self
             for part, target in self.policy.references.items():
                 if target not in self.fields:
                     raise ValueError(
