@@ -27,6 +27,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "classify",
     "generate",
+    "scan",
 ]
 
 for _name in COMMAND_MODULES:
