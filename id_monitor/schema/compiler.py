@@ -1,0 +1,185 @@
+"""Compile a Schema into a Matcher: cheap dispatch, one regex call, one generated builder.
+
+Dispatch: an ID containing `_` is routed by its first token (the text before the first `_`) to
+the variants whose template pins that token (e.g. `ws_conn_...` -> `ws`) plus the variants that
+accept any first token; an ID without `_` is routed by its length. Each route (a bucket) holds
+its variants sorted most-specific-first and joined into one alternation, each alternative wrapped
+in its own capturing group. Python's regex engine returns the first alternative that matches the
+whole string, so the winner is the most specific matching variant, and `match.lastindex` (the
+alternative's outer group, closed last) names it in O(1).
+
+Every segment's own pattern is bounded or deterministic and templates allow at most one
+unbounded `_`-containing segment (see template._check_variant), so each alternative fails or
+succeeds in time linear in the input; a bucket has a fixed number of alternatives.
+
+Per variant a small builder function is generated from source (like dataclasses and namedtuple
+do) that turns the match groups into an IdInfo without loops or dict look-ups; this keeps a cold
+classification close to the cost of the regex call itself. A builder returns None when a check the
+regex cannot express fails (KSUID overflow, Snowflake width); the bucket then tries the remaining
+alternatives one by one.
+"""
+
+from __future__ import annotations
+
+import re
+from types import MappingProxyType
+from typing import Any, Callable
+
+from id_monitor.model import IdInfo
+from id_monitor.schema.model import Schema, Variant
+
+Builder = Callable[[re.Match[str]], IdInfo | None]
+
+NO_MATCH = IdInfo(status="unknown", reason="no_match")
+_EMPTY_PARTS: Any = MappingProxyType({})
+# Lengths up to this get their own no-underscore bucket; longer bounded variants go generic.
+_MAX_LENGTH_BUCKET = 512
+
+
+# IdInfo is a frozen dataclass: its generated __init__ sets every field through
+# object.__setattr__, which costs more than the regex match itself. Builders instead fill an
+# instance of a plain slotted twin class with the very same slot layout (plain attribute stores)
+# and then switch its __class__ to IdInfo, which CPython allows for identical layouts. The result
+# is an ordinary, complete IdInfo (type, equality, hash, immutability all as usual).
+class _IdInfoTwin:
+    __slots__ = IdInfo.__slots__
+
+
+_FAST_NEW_ENV: dict[str, Any] = {"IdInfo": IdInfo, "Twin": _IdInfoTwin, "new": object.__new__}
+
+
+def _group_pattern(variant: Variant) -> tuple[str, dict[str, int]]:
+    """Regex of one variant with a capturing group per named segment; returns group offsets
+    (1-based, relative to the variant's own outer group)."""
+    parts: list[str] = []
+    groups: dict[str, int] = {}
+    for seg in variant.segments:
+        if seg.name is None:
+            parts.append(seg.regex())
+        else:
+            groups[seg.name] = len(groups) + 1
+            parts.append(f"({seg.regex()})")
+    return "".join(parts), groups
+
+
+def plain_pattern(variant: Variant) -> str:
+    """Regex of one variant without capturing groups (for the benchmark floor)."""
+    return "".join(seg.regex() if seg.name is None else f"(?:{seg.regex()})" for seg in variant.segments)
+
+
+def _make_builder(variant: Variant, outer: int, groups: dict[str, int]) -> Builder:
+    """Generate `build(m) -> IdInfo | None` for a variant whose outer group is `outer`."""
+    fmt = variant.format
+    env: dict[str, Any] = {**_FAST_NEW_ENV, "MP": MappingProxyType, "EMPTY": _EMPTY_PARTS}
+    lines = ["def build(m):"]
+    owner = timestamp = counter = "None"
+    parts: list[str] = []
+    for seg in variant.segments:
+        if seg.name is None:
+            continue
+        g = f"m[{outer + groups[seg.name]}]"
+        if seg.role == "owner":
+            owner = g
+        elif seg.role == "timestamp":
+            timestamp = f"int({g})" if getattr(seg, "unit", "ms") == "ms" else f"int({g}) * 1000"
+        elif seg.role == "counter":
+            counter = f"int({g})"
+        elif seg.role == "standard":
+            var = f"d_{seg.name}"
+            env[f"decode_{seg.name}"] = seg.codec.decode  # type: ignore[attr-defined]
+            lines.append(f"    {var} = decode_{seg.name}({g})")
+            lines.append(f"    if {var} is None: return None")
+            if timestamp == "None":
+                timestamp = f"{var}[0]"
+            parts.append(f"**{var}[1]")
+        else:
+            parts.append(f"{seg.name!r}: {g}")
+    if fmt.id_type_segment is not None:
+        id_type = f"m[{outer + groups[fmt.id_type_segment]}]"
+    else:
+        id_type = repr(fmt.id_type)
+    parts_expr = f"MP({{{', '.join(parts)}}})" if parts else "EMPTY"
+    values = [repr(fmt.status), repr(fmt.name), id_type, owner, timestamp, counter, "None", parts_expr]
+    lines.append("    info = new(Twin)")
+    lines.extend(f"    info.{field} = {value}" for field, value in zip(IdInfo.__slots__, values))
+    lines.append("    info.__class__ = IdInfo")
+    lines.append("    return info")
+    exec("\n".join(lines), env)  # noqa: S102 - source built above from validated schema values only
+    return env["build"]  # type: ignore[no-any-return]
+
+
+class Bucket:
+    """Variants sharing a dispatch route, joined into one most-specific-first alternation."""
+
+    def __init__(self, variants: list[Variant]) -> None:
+        self.variants = sorted(variants, key=lambda v: v.precedence)
+        alternatives: list[str] = []
+        self._builders: list[Builder | None] = [None]  # indexed by outer group number
+        self._position: list[int] = [0]
+        self._singles: list[tuple[re.Pattern[str], Builder]] = []
+        for pos, variant in enumerate(self.variants):
+            body, groups = _group_pattern(variant)
+            outer = len(self._builders)
+            alternatives.append(f"({body})")
+            self._builders.append(_make_builder(variant, outer, groups))
+            self._builders.extend([None] * len(groups))
+            self._position.extend([pos] * (1 + len(groups)))
+            self._singles.append((re.compile(f"({body})"), _make_builder(variant, 1, groups)))
+        self.pattern = re.compile("|".join(alternatives)) if alternatives else None
+        self._fullmatch = self.pattern.fullmatch if self.pattern is not None else None
+
+    def match(self, text: str) -> IdInfo:
+        if self._fullmatch is None:
+            return NO_MATCH
+        m = self._fullmatch(text)
+        if m is None:
+            return NO_MATCH
+        index = m.lastindex
+        info = self._builders[index](m)  # type: ignore[index, misc]
+        if info is not None:
+            return info
+        for pattern, build in self._singles[self._position[index] + 1 :]:  # type: ignore[index]
+            m = pattern.fullmatch(text)
+            if m is not None:
+                info = build(m)
+                if info is not None:
+                    return info
+        return NO_MATCH
+
+
+class Matcher:
+    """Routes a string to its bucket and returns the IdInfo of the most specific match."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        variants = schema.variants
+        underscore = [v for v in variants if v.may_underscore]
+        generic_us = [v for v in underscore if v.lead_tokens() is None]
+        tokens: dict[str, list[Variant]] = {}
+        for v in underscore:
+            for token in v.lead_tokens() or ():
+                tokens.setdefault(token, []).append(v)
+        self._by_token = {t: Bucket(vs + generic_us) for t, vs in tokens.items()}
+        self._underscore_default = Bucket(generic_us)
+
+        plain = [v for v in variants if not v.always_underscore]
+        plain_generic = [v for v in plain if v.length[1] > _MAX_LENGTH_BUCKET]
+        lengths: dict[int, list[Variant]] = {}
+        for v in plain:
+            lo, hi = v.length
+            if hi <= _MAX_LENGTH_BUCKET:
+                for n in range(lo, hi + 1):
+                    lengths.setdefault(n, []).append(v)
+        self._by_length = {n: Bucket(vs + plain_generic) for n, vs in lengths.items()}
+        self._plain_default = Bucket(plain_generic)
+
+    def buckets(self) -> list[Bucket]:
+        return [*self._by_token.values(), self._underscore_default, *self._by_length.values(),
+                self._plain_default]
+
+    def match(self, text: str) -> IdInfo:
+        """IdInfo for a non-empty str (length limits are the caller's business)."""
+        cut = text.find("_")
+        if cut >= 0:
+            return self._by_token.get(text[:cut], self._underscore_default).match(text)
+        return self._by_length.get(len(text), self._plain_default).match(text)
