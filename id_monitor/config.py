@@ -156,13 +156,16 @@ class PolicySpec(Section):
     `legacy`: allow (no finding) | warn | violation, overridable per field. `max_future_skew` /
     `max_age`: bounds of an embedded timestamp relative to the observation time. `references`:
     embedded reference part -> field it points at (msg's `thread8` is the last `_` segment of
-    `thread_id`). `severity`: per-rule override (violation | warning | off).
+    `thread_id`). `shape_only_types`: id_types that name a shape, not a kind of ID (a uuid can be
+    anything), so they never count as `unexpected_type`. `severity`: per-rule override
+    (violation | warning | off).
     """
 
     legacy: LegacyPolicy = "warn"
     max_future_skew: Duration = timedelta(hours=1)
     max_age: Duration = timedelta(days=365)
     references: dict[str, str] = Field(default_factory=lambda: {"thread8": "thread_id", "agent8": "agent_id"})
+    shape_only_types: StrList = Field(default_factory=lambda: ["uuid", "hex8", "ulid", "ksuid", "snowflake"])
     severity: dict[str, Annotated[RuleSeverity, BeforeValidator(_yaml_off)]] = Field(default_factory=dict)
 
     @field_validator("severity")

@@ -93,6 +93,7 @@ class Judge:
         self._max_future_ms = int(policy.max_future_skew.total_seconds() * 1000)
         self._max_age_ms = int(policy.max_age.total_seconds() * 1000)
         self._references = tuple(policy.references.items())
+        self._shape_only = frozenset(policy.shape_only_types)
         self._width = config.owner.width
 
         self._plans = {name: _FieldPlan(spec, policy.legacy) for name, spec in config.fields.items()}
@@ -161,6 +162,7 @@ class Judge:
         sev_iso = sev["isolation_breach"]
         sev_skew = sev["timestamp_skew"]
         sev_ref = sev["mismatched_reference"]
+        shape_only = self._shape_only
         for name, found in values.items():
             plan = self._plans.get(name) or self._default_plan
             for value in found:
@@ -178,7 +180,7 @@ class Judge:
                 if status == "legacy" and plan.legacy is not None:
                     findings.append(rules.legacy_id(name, value, info, plan.legacy, mode))  # type: ignore[arg-type]
                 if plan.accepts is not None and sev_type is not None and not plan.accepts(info.id_type):
-                    finding = rules.unexpected_type(name, value, info, sev_type, mode, plan.accepts)
+                    finding = rules.unexpected_type(name, value, info, sev_type, mode, plan.accepts, shape_only)
                     if finding is not None:
                         findings.append(finding)
                 if info.owner is not None and sev_iso is not None:

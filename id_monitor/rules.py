@@ -90,12 +90,16 @@ def unknown_format(field: str, value: str, info: IdInfo, severity: Severity, mod
 
 
 def unexpected_type(field: str, value: str, info: IdInfo, severity: Severity, mode: str,
-                    accepts: TypeMatcher | None) -> Finding | None:
+                    accepts: TypeMatcher | None, shape_only: frozenset[str] = frozenset()) -> Finding | None:
     """A well-formed ID of a type this field must not carry (a run id in `thread_id`).
 
-    IDs without an id_type (legacy uuid shapes) are left to `legacy_id`: the type is unknowable.
+    IDs whose id_type names only a shape (`uuid`, `hex8`: listed in `shape_only`) or nothing say
+    nothing about what they identify, so they are never unexpected; legacy_id speaks for them.
     """
-    if accepts is None or info.status == "unknown" or info.id_type is None or accepts(info.id_type):
+    id_type = info.id_type
+    if accepts is None or info.status == "unknown" or id_type is None or id_type in shape_only:
+        return None
+    if accepts(id_type):
         return None
     return _finding("unexpected_type", field, severity, info, value, mode, f"expected {accepts.text}")
 
