@@ -311,7 +311,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     for name, value in sorted(env.items()):
         if not name.upper().startswith(ENV_PREFIX):
             continue
-        keys = tuple(k.lower() for k in name[len(ENV_PREFIX):].split(ENV_DELIMITER))
+        keys = tuple(k.lower() for k in name[len(ENV_PREFIX) :].split(ENV_DELIMITER))
         if not keys[0] or keys[0] not in Config.model_fields:
             continue
         if any(not k for k in keys):

@@ -29,8 +29,9 @@ class MalformedMessage(ValueError):
         self.detail = detail
 
 
-def decode_message(raw: bytes | bytearray | memoryview | str, max_bytes: int,
-                   max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
+def decode_message(
+    raw: bytes | bytearray | memoryview | str, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH
+) -> dict[str, Any]:
     """Parse one JSON object of at most `max_bytes` bytes nested at most `max_depth` levels.
 
     Size is checked before parsing (an oversized message is never decoded); depth is checked
@@ -152,8 +153,9 @@ class Extraction:
 
     __slots__ = ("dropped", "message_type", "owner", "values")
 
-    def __init__(self, values: dict[str, list[Any]], owner: str | None, message_type: str | None,
-                 dropped: int) -> None:
+    def __init__(
+        self, values: dict[str, list[Any]], owner: str | None, message_type: str | None, dropped: int
+    ) -> None:
         self.values = values
         self.owner = owner
         self.message_type = message_type
@@ -163,8 +165,13 @@ class Extraction:
 class Extractor:
     """Compiled field, owner and type paths. Paths are dotted; `*` stands for every list item."""
 
-    def __init__(self, fields: Mapping[str, Iterable[str]], owner_paths: Iterable[str] = (),
-                 type_paths: Iterable[str] = (), max_values: int = 256) -> None:
+    def __init__(
+        self,
+        fields: Mapping[str, Iterable[str]],
+        owner_paths: Iterable[str] = (),
+        type_paths: Iterable[str] = (),
+        max_values: int = 256,
+    ) -> None:
         self.field_names = list(fields)
         builder = _Builder()
         target = 0

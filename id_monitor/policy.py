@@ -69,8 +69,14 @@ class _FieldPlan:
 class Judge:
     """Apply the configured policy to messages. Thread-safe for concurrent `check` calls."""
 
-    def __init__(self, config: Config, classifier: Classifier | None = None, *,
-                 redact_mode: str | None = None, track_owners: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config,
+        classifier: Classifier | None = None,
+        *,
+        redact_mode: str | None = None,
+        track_owners: bool = True,
+    ) -> None:
         if classifier is None:
             from id_monitor.classify import Classifier
 
@@ -127,8 +133,15 @@ class Judge:
                 report.findings.append(rules.malformed("too_many_ids", sev))
         return report
 
-    def check_fields(self, values: Mapping[str, object], owner: str | None, observed_ms: int, *,
-                     message_type: str | None = None, check_required: bool = False) -> Report:
+    def check_fields(
+        self,
+        values: Mapping[str, object],
+        owner: str | None,
+        observed_ms: int,
+        *,
+        message_type: str | None = None,
+        check_required: bool = False,
+    ) -> Report:
         """Judge ID values already keyed by field name (spans, HTTP requests).
 
         A value may be one ID or a list/tuple of IDs; None means absent. Fields not in the
@@ -142,14 +155,21 @@ class Judge:
             if isinstance(value, (list, tuple)):
                 items = [v for v in value if v is not None]
                 if items:
-                    normalised[name] = list(dict.fromkeys(items)) if all(
-                        isinstance(v, str) for v in items) else items
+                    normalised[name] = (
+                        list(dict.fromkeys(items)) if all(isinstance(v, str) for v in items) else items
+                    )
             else:
                 normalised[name] = [value]
         return self._judge(normalised, owner or None, message_type, observed_ms, check_required)
 
-    def _judge(self, values: dict[str, list[Any]], owner: str | None, message_type: str | None,
-               observed_ms: int, check_required: bool) -> Report:
+    def _judge(
+        self,
+        values: dict[str, list[Any]],
+        owner: str | None,
+        message_type: str | None,
+        observed_ms: int,
+        check_required: bool,
+    ) -> Report:
         ids: list[tuple[str, IdInfo]] = []
         findings: list[Finding] = []
         isolation: list[tuple[str, str]] = []
@@ -180,7 +200,9 @@ class Judge:
                 if status == "legacy" and plan.legacy is not None:
                     findings.append(rules.legacy_id(name, value, info, plan.legacy, mode))  # type: ignore[arg-type]
                 if plan.accepts is not None and sev_type is not None and not plan.accepts(info.id_type):
-                    finding = rules.unexpected_type(name, value, info, sev_type, mode, plan.accepts, shape_only)
+                    finding = rules.unexpected_type(
+                        name, value, info, sev_type, mode, plan.accepts, shape_only
+                    )
                     if finding is not None:
                         findings.append(finding)
                 if info.owner is not None and sev_iso is not None:
@@ -189,15 +211,17 @@ class Judge:
                     if finding is not None:
                         findings.append(finding)
                 if info.timestamp_ms is not None and sev_skew is not None:
-                    finding = rules.timestamp_skew(name, value, info, sev_skew, mode, observed_ms,
-                                                   self._max_future_ms, self._max_age_ms)
+                    finding = rules.timestamp_skew(
+                        name, value, info, sev_skew, mode, observed_ms, self._max_future_ms, self._max_age_ms
+                    )
                     if finding is not None:
                         findings.append(finding)
                 if info.parts and sev_ref is not None:
                     for part, target in self._references:
                         if part in info.parts:
-                            finding = rules.mismatched_reference(name, value, info, sev_ref, mode, part,
-                                                                 target, values.get(target))
+                            finding = rules.mismatched_reference(
+                                name, value, info, sev_ref, mode, part, target, values.get(target)
+                            )
                             if finding is not None:
                                 findings.append(finding)
         if check_required and sev["missing_id"] is not None:
@@ -211,8 +235,9 @@ class Judge:
         if owner is not None and self.owners is not None:
             distinct = self.owners.observe(owner)
             if distinct:
-                findings.append(rules.owner_collision(owner_prefix or owner, distinct,
-                                                      sev["owner_collision"], mode))  # type: ignore[arg-type]
+                findings.append(
+                    rules.owner_collision(owner_prefix or owner, distinct, sev["owner_collision"], mode)
+                )  # type: ignore[arg-type]
         return Report(ids, findings, owner, isolation, message_type)
 
     def malformed(self, reason: str) -> Report:

@@ -88,7 +88,7 @@ def _mask(value: str, info: IdInfo | None) -> str:
 
 def _hide_span(value: str, start: int, length: int, hidden: bytearray) -> None:
     if start >= 0:
-        hidden[start: start + length] = b"\x01" * length
+        hidden[start : start + length] = b"\x01" * length
 
 
 def _hide_owner(value: str, info: IdInfo, hidden: bytearray) -> None:
@@ -103,7 +103,7 @@ def _hide_owner(value: str, info: IdInfo, hidden: bytearray) -> None:
     start = value.rfind(owner, 0, end)
     if start >= 0:
         # The owner may itself contain `_` (`test_use`): hide it whole, separators included.
-        hidden[start: start + len(owner)] = b"\x02" * len(owner)
+        hidden[start : start + len(owner)] = b"\x02" * len(owner)
 
 
 def _hide_random_tail(value: str, info: IdInfo, hidden: bytearray) -> None:

@@ -51,6 +51,7 @@ ISOLATION_OUTCOMES: tuple[str, ...] = ("match", "breach", "no_owner")
 # (owner_collision): metrics count them under this label next to the configured fields.
 MESSAGE_FIELD = "message"
 
+
 class TypeMatcher:
     """A field's `expect` list as a predicate on id_type.
 
@@ -76,8 +77,9 @@ def type_matcher(expect: list[str] | tuple[str, ...]) -> TypeMatcher | None:
     return TypeMatcher(expect) if expect else None
 
 
-def _finding(rule: str, field: str, severity: Severity, info: IdInfo, value: str, mode: str,
-             detail: str | None = None) -> Finding:
+def _finding(
+    rule: str, field: str, severity: Severity, info: IdInfo, value: str, mode: str, detail: str | None = None
+) -> Finding:
     """Findings are built only when a rule fires, so redaction costs nothing on clean traffic."""
     return Finding(rule, field, severity, info.format, info.id_type, redact(value, mode, info), detail)
 
@@ -89,8 +91,15 @@ def unknown_format(field: str, value: str, info: IdInfo, severity: Severity, mod
     return _finding("unknown_format", field, severity, info, value, mode, info.reason)
 
 
-def unexpected_type(field: str, value: str, info: IdInfo, severity: Severity, mode: str,
-                    accepts: TypeMatcher | None, shape_only: frozenset[str] = frozenset()) -> Finding | None:
+def unexpected_type(
+    field: str,
+    value: str,
+    info: IdInfo,
+    severity: Severity,
+    mode: str,
+    accepts: TypeMatcher | None,
+    shape_only: frozenset[str] = frozenset(),
+) -> Finding | None:
     """A well-formed ID of a type this field must not carry (a run id in `thread_id`).
 
     IDs whose id_type names only a shape (`uuid`, `hex8`: listed in `shape_only`) or nothing say
@@ -111,8 +120,9 @@ def legacy_id(field: str, value: str, info: IdInfo, severity: Severity | None, m
     return _finding("legacy_id", field, severity, info, value, mode)
 
 
-def isolation_breach(field: str, value: str, info: IdInfo, severity: Severity, mode: str,
-                     owner_prefix: str | None) -> tuple[str, Finding | None]:
+def isolation_breach(
+    field: str, value: str, info: IdInfo, severity: Severity, mode: str, owner_prefix: str | None
+) -> tuple[str, Finding | None]:
     """Compare an owner-bearing ID's embedded owner with the message owner's prefix.
 
     Returns (outcome, finding): outcome is one of ISOLATION_OUTCOMES, or "" when the ID carries
@@ -129,8 +139,16 @@ def isolation_breach(field: str, value: str, info: IdInfo, severity: Severity, m
     return "breach", _finding("isolation_breach", field, severity, info, value, mode, detail)
 
 
-def mismatched_reference(field: str, value: str, info: IdInfo, severity: Severity, mode: str, part: str,
-                         referenced_field: str, referenced_values: list[object] | None) -> Finding | None:
+def mismatched_reference(
+    field: str,
+    value: str,
+    info: IdInfo,
+    severity: Severity,
+    mode: str,
+    part: str,
+    referenced_field: str,
+    referenced_values: list[object] | None,
+) -> Finding | None:
     """An embedded reference (`thread8`, `agent8`) must equal the last `_` segment of the
     referenced field in the same message. No referenced value (or no reference part): no judgement.
     When the referenced field holds several IDs, matching any of them is enough.
@@ -141,12 +159,27 @@ def mismatched_reference(field: str, value: str, info: IdInfo, severity: Severit
     tails = [v.rpartition("_")[2] for v in referenced_values if isinstance(v, str)]
     if not tails or ref in tails:
         return None
-    return _finding("mismatched_reference", field, severity, info, value, mode,
-                    f"{part} does not match {referenced_field}")
+    return _finding(
+        "mismatched_reference",
+        field,
+        severity,
+        info,
+        value,
+        mode,
+        f"{part} does not match {referenced_field}",
+    )
 
 
-def timestamp_skew(field: str, value: str, info: IdInfo, severity: Severity, mode: str, observed_ms: int,
-                   max_future_ms: int, max_age_ms: int) -> Finding | None:
+def timestamp_skew(
+    field: str,
+    value: str,
+    info: IdInfo,
+    severity: Severity,
+    mode: str,
+    observed_ms: int,
+    max_future_ms: int,
+    max_age_ms: int,
+) -> Finding | None:
     """The embedded creation time lies too far ahead of the observation time, or is too old."""
     ts = info.timestamp_ms
     if ts is None:
@@ -183,8 +216,15 @@ def owner_collision(prefix: str, distinct: int, severity: Severity, mode: str) -
     In `mask` mode the prefix is shown as character classes (`user_175` -> `aaaa_999`).
     """
     shown = shape(prefix) if mode == "mask" else redact(prefix, mode)
-    return Finding("owner_collision", MESSAGE_FIELD, severity, None, None, shown,
-                   f"{distinct} distinct owners share this prefix")
+    return Finding(
+        "owner_collision",
+        MESSAGE_FIELD,
+        severity,
+        None,
+        None,
+        shown,
+        f"{distinct} distinct owners share this prefix",
+    )
 
 
 def json_type(value: object) -> str:

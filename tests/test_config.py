@@ -36,15 +36,25 @@ def test_default_describes_the_netra_envelope():
 
 
 def test_yaml_file_with_durations_and_sections(tmp_path):
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
 schema: standard
 fields:
   thread_id: {paths: [thread_id, payload.thread_id], expect: [thread], required: true, legacy: violation}
 owner: {paths: [payload.user_id], width: 6}
-policy: {legacy: allow, max_future_skew: 90s, max_age: 2w, severity: {timestamp_skew: off, owner_collision: violation}}
+policy:
+  legacy: allow
+  max_future_skew: 90s
+  max_age: 2w
+  severity: {timestamp_skew: off, owner_collision: violation}
 kafka: {bootstrap_servers: "broker:9092", topics: [a, b]}
 violations: {redact: hash}
-"""), env={})
+""",
+        ),
+        env={},
+    )
     assert config.schema == "standard"
     assert list(config.fields) == ["thread_id"]  # a file's fields replace the defaults
     assert config.fields["thread_id"].required is True and config.fields["thread_id"].legacy == "violation"
@@ -62,18 +72,23 @@ def test_empty_file_is_the_default(tmp_path, text):
 
 
 def test_environment_overrides_nested_keys():
-    config = load_config(env={
-        "ID_MONITOR_KAFKA__BOOTSTRAP_SERVERS": "kafka-0:9092",
-        "ID_MONITOR_KAFKA__TOPICS": "agent-events,audit",
-        "ID_MONITOR_POLICY__LEGACY": "violation",
-        "ID_MONITOR_POLICY__MAX_AGE": "30d",
-        "ID_MONITOR_FIELDS__THREAD_ID__REQUIRED": "true",
-        "ID_MONITOR_FIELDS__RUN_ID__EXPECT": "[run, thread]",
-        "ID_MONITOR_LIMITS__CACHE_SIZE": "10",
-        "ID_MONITOR_CONFIG": "/not/a/section",  # not a section: ignored
-        "OTHER_VAR": "x",
-    })
-    assert config.kafka.bootstrap_servers == "kafka-0:9092" and config.kafka.topics == ["agent-events", "audit"]
+    config = load_config(
+        env={
+            "ID_MONITOR_KAFKA__BOOTSTRAP_SERVERS": "kafka-0:9092",
+            "ID_MONITOR_KAFKA__TOPICS": "agent-events,audit",
+            "ID_MONITOR_POLICY__LEGACY": "violation",
+            "ID_MONITOR_POLICY__MAX_AGE": "30d",
+            "ID_MONITOR_FIELDS__THREAD_ID__REQUIRED": "true",
+            "ID_MONITOR_FIELDS__RUN_ID__EXPECT": "[run, thread]",
+            "ID_MONITOR_LIMITS__CACHE_SIZE": "10",
+            "ID_MONITOR_CONFIG": "/not/a/section",  # not a section: ignored
+            "OTHER_VAR": "x",
+        }
+    )
+    assert config.kafka.bootstrap_servers == "kafka-0:9092" and config.kafka.topics == [
+        "agent-events",
+        "audit",
+    ]
     assert config.policy.legacy == "violation" and config.policy.max_age == timedelta(days=30)
     # the override edits the default fields, it does not replace them
     assert config.fields["thread_id"].required is True and config.fields["thread_id"].paths[0] == "thread_id"
@@ -94,23 +109,32 @@ def test_env_defaults_to_process_environment(monkeypatch):
     assert load_config().policy.legacy == "allow"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("kafka: {bootstrap_server: x}\n", "kafka.bootstrap_server: unknown key (did you mean 'bootstrap_servers'?)"),
-    ("fields:\n  thread_id: {paths: [thread_id], expct: [thread]}\n", "fields.thread_id.expct: unknown key"),
-    ("colour: blue\n", "colour: unknown key"),
-    ("policy: {legacy: maybe}\n", "policy.legacy: Input should be 'allow', 'warn' or 'violation'"),
-    ("policy: {max_age: forever}\n", "policy.max_age:"),
-    ("policy: {max_age: -1d}\n", "policy.max_age:"),
-    ("policy: {severity: {legacy_id: off}}\n", "legacy_id is graded by policy.legacy"),
-    ("fields: {}\n", "fields: at least one field is needed"),
-    ("fields:\n  t: {paths: []}\n", "fields.t.paths: at least one path is needed"),
-    ("fields:\n  t: {paths: ['a..b']}\n", "empty segment"),
-    ("fields:\n  t: {expect: [thread]}\n", "fields.t.paths: Field required"),
-    ("metrics: {listen: 9464}\n", "metrics.listen:"),
-    ("policy: {references: {thread8: conversation_id}}\n", "'conversation_id' is not a configured field"),
-    ("- a\n- b\n", "the top level must be a mapping"),
-    ("policy: [\n", "YAML syntax error"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "kafka: {bootstrap_server: x}\n",
+            "kafka.bootstrap_server: unknown key (did you mean 'bootstrap_servers'?)",
+        ),
+        (
+            "fields:\n  thread_id: {paths: [thread_id], expct: [thread]}\n",
+            "fields.thread_id.expct: unknown key",
+        ),
+        ("colour: blue\n", "colour: unknown key"),
+        ("policy: {legacy: maybe}\n", "policy.legacy: Input should be 'allow', 'warn' or 'violation'"),
+        ("policy: {max_age: forever}\n", "policy.max_age:"),
+        ("policy: {max_age: -1d}\n", "policy.max_age:"),
+        ("policy: {severity: {legacy_id: off}}\n", "legacy_id is graded by policy.legacy"),
+        ("fields: {}\n", "fields: at least one field is needed"),
+        ("fields:\n  t: {paths: []}\n", "fields.t.paths: at least one path is needed"),
+        ("fields:\n  t: {paths: ['a..b']}\n", "empty segment"),
+        ("fields:\n  t: {expect: [thread]}\n", "fields.t.paths: Field required"),
+        ("metrics: {listen: 9464}\n", "metrics.listen:"),
+        ("policy: {references: {thread8: conversation_id}}\n", "'conversation_id' is not a configured field"),
+        ("- a\n- b\n", "the top level must be a mapping"),
+        ("policy: [\n", "YAML syntax error"),
+    ],
+)
 def test_errors_name_file_key_and_problem(tmp_path, text, expected):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
@@ -128,9 +152,13 @@ def test_yaml_syntax_error_has_line_number(tmp_path):
 
 
 def test_environment_errors_name_the_variable():
-    with pytest.raises(ConfigError, match=r"^ID_MONITOR_KAFKA__PORT \(environment\): kafka.port: unknown key"):
+    with pytest.raises(
+        ConfigError, match=r"^ID_MONITOR_KAFKA__PORT \(environment\): kafka.port: unknown key"
+    ):
         load_config(env={"ID_MONITOR_KAFKA__PORT": "1"})
-    with pytest.raises(ConfigError, match=r"^ID_MONITOR_LIMITS__CACHE_SIZE \(environment\): limits.cache_size"):
+    with pytest.raises(
+        ConfigError, match=r"^ID_MONITOR_LIMITS__CACHE_SIZE \(environment\): limits.cache_size"
+    ):
         load_config(env={"ID_MONITOR_LIMITS__CACHE_SIZE": "lots"})
     with pytest.raises(ConfigError, match=r"^ID_MONITOR_POLICY__SEVERITY__SPEED \(environment\)"):
         load_config(env={"ID_MONITOR_POLICY__SEVERITY__SPEED": "off"})

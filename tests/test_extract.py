@@ -16,18 +16,21 @@ class TestDecode:
         assert decode_message('{"a": "é"}', 100) == {"a": "é"}
         assert decode_message(bytearray(b'{"a": 1}'), 100) == {"a": 1}
 
-    @pytest.mark.parametrize("raw,reason", [
-        (b"\xff\xfe\x00garbage", "not_utf8"),
-        (b'{"a": "\xc3"}', "not_utf8"),
-        ('{"a": "\ud800"}', "not_utf8"),
-        (b'{"a": ', "not_json"),
-        (b"", "not_json"),
-        (b"hello", "not_json"),
-        (b"[1, 2]", "not_object"),
-        (b'"a string"', "not_object"),
-        (b"null", "not_object"),
-        (b"42", "not_object"),
-    ])
+    @pytest.mark.parametrize(
+        "raw,reason",
+        [
+            (b"\xff\xfe\x00garbage", "not_utf8"),
+            (b'{"a": "\xc3"}', "not_utf8"),
+            ('{"a": "\ud800"}', "not_utf8"),
+            (b'{"a": ', "not_json"),
+            (b"", "not_json"),
+            (b"hello", "not_json"),
+            (b"[1, 2]", "not_object"),
+            (b'"a string"', "not_object"),
+            (b"null", "not_object"),
+            (b"42", "not_object"),
+        ],
+    )
     def test_reasons(self, raw, reason):
         with pytest.raises(MalformedMessage) as err:
             decode_message(raw, 1000)
@@ -97,11 +100,15 @@ def extractor():
 
 class TestExtract:
     def test_flat_and_nested_values_in_path_order_without_duplicates(self, extractor):
-        found = extractor.extract({"thread_id": "t1", "payload": {"thread_id": "t2"}, "data": {"thread_id": "t1"}})
+        found = extractor.extract(
+            {"thread_id": "t1", "payload": {"thread_id": "t2"}, "data": {"thread_id": "t1"}}
+        )
         assert found.values == {"thread_id": ["t1", "t2"]}
 
     def test_owner_first_path_wins_and_type(self, extractor):
-        found = extractor.extract({"type": "agent_started", "payload": {"user_id": "late"}, "user_id": "first"})
+        found = extractor.extract(
+            {"type": "agent_started", "payload": {"user_id": "late"}, "user_id": "first"}
+        )
         assert (found.owner, found.message_type) == ("first", "agent_started")
         found = extractor.extract({"payload": {"user_id": "nested"}})
         assert found.owner == "nested" and found.message_type is None
@@ -113,8 +120,11 @@ class TestExtract:
         assert extractor.extract({"user_id": ["x"], "payload": {"user_id": "y"}}).owner == "y"
 
     def test_star_walks_list_items(self, extractor):
-        message = {"payload": {"messages": [{"id": "m1"}, {"text": "no id"}, "not a dict", {"id": "m2"}]},
-                   "labels": ["a", None, "b"], "grid": [["x", "y"], ["z"]]}
+        message = {
+            "payload": {"messages": [{"id": "m1"}, {"text": "no id"}, "not a dict", {"id": "m2"}]},
+            "labels": ["a", None, "b"],
+            "grid": [["x", "y"], ["z"]],
+        }
         found = extractor.extract(message)
         assert found.values["message_id"] == ["m1", "m2"]
         assert found.values["tags"] == ["a", "b"]
@@ -140,12 +150,22 @@ class TestExtract:
         assert found.dropped > 0  # the walk stopped early and says so
 
     @settings(max_examples=200, deadline=None)
-    @given(st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-        lambda children: st.lists(children, max_size=4) | st.dictionaries(
-            st.sampled_from(["thread_id", "payload", "data", "messages", "id", "labels", "user_id", "x"]),
-            children, max_size=4),
-        max_leaves=30))
+    @given(
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+            lambda children: (
+                st.lists(children, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(
+                        ["thread_id", "payload", "data", "messages", "id", "labels", "user_id", "x"]
+                    ),
+                    children,
+                    max_size=4,
+                )
+            ),
+            max_leaves=30,
+        )
+    )
     def test_never_raises_on_any_json_shape(self, value):
         extractor = make_extractor()
         message = value if isinstance(value, dict) else {"payload": value}

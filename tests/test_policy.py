@@ -12,7 +12,7 @@ from id_monitor.model import IdInfo
 from id_monitor.policy import ISOLATION_OUTCOMES, RULES, Judge, Report
 
 NOW = 1_757_930_000_000
-USER = "test_user_123"           # owner prefix test_use
+USER = "test_user_123"  # owner prefix test_use
 OTHER = "b7e6f2a1-0c4d-4e8f-9a1b-2c3d4e5f6a7b"  # owner prefix b7e6f2a1
 THREAD = "thread_session_1757373103822_2_1c69903f"
 RUN = "run_agent_execution_1757373103830_3_9f8e7d6c"
@@ -40,8 +40,16 @@ def rules_of(report: Report) -> list[tuple[str, str]]:
 
 
 def agent_event(**extra):
-    return {"type": "agent_started", "user_id": USER, "thread_id": THREAD, "run_id": RUN,
-            "request_id": REQ, "event_id": EVT, "data": {"content": "hello"}, **extra}
+    return {
+        "type": "agent_started",
+        "user_id": USER,
+        "thread_id": THREAD,
+        "run_id": RUN,
+        "request_id": REQ,
+        "event_id": EVT,
+        "data": {"content": "hello"},
+        **extra,
+    }
 
 
 class TestEnvelopeExamples:
@@ -49,26 +57,49 @@ class TestEnvelopeExamples:
         report = judge.check(agent_event(), NOW)
         assert report.findings == []
         assert [(f, i.status) for f, i in report.ids] == [
-            ("thread_id", "target"), ("run_id", "target"), ("request_id", "target"), ("event_id", "target")]
+            ("thread_id", "target"),
+            ("run_id", "target"),
+            ("request_id", "target"),
+            ("event_id", "target"),
+        ]
         assert report.owner == USER and report.message_type == "agent_started"
 
     def test_nested_payload_message_with_references(self, judge):
-        message = {"type": "user_message", "payload": {
-            "user_id": USER, "thread_id": THREAD, "message_id": MSG, "agent_id": AGENT, "tool_id": TOOL}}
+        message = {
+            "type": "user_message",
+            "payload": {
+                "user_id": USER,
+                "thread_id": THREAD,
+                "message_id": MSG,
+                "agent_id": AGENT,
+                "tool_id": TOOL,
+            },
+        }
         report = judge.check(message, NOW)
         assert report.findings == []
         assert {f for f, _ in report.ids} == {"thread_id", "message_id", "agent_id", "tool_id"}
         assert sorted(report.isolation) == [("agent_id", "match"), ("message_id", "match")]
 
     def test_nested_payload_reference_mismatch(self, judge):
-        message = {"type": "user_message", "payload": {
-            "user_id": USER, "thread_id": "thread_chat_1757373103822_2_deadbeef", "message_id": MSG}}
+        message = {
+            "type": "user_message",
+            "payload": {
+                "user_id": USER,
+                "thread_id": "thread_chat_1757373103822_2_deadbeef",
+                "message_id": MSG,
+            },
+        }
         report = judge.check(message, NOW)
         assert rules_of(report) == [("mismatched_reference", "message_id")]
 
     def test_tool_agent8_mismatch(self, judge):
-        message = {"data": {"user_id": USER, "tool_id": TOOL,
-                            "agent_id": "agent_supervisor_test_use_1757929406592_2_ffffffff"}}
+        message = {
+            "data": {
+                "user_id": USER,
+                "tool_id": TOOL,
+                "agent_id": "agent_supervisor_test_use_1757929406592_2_ffffffff",
+            }
+        }
         assert rules_of(judge.check(message, NOW)) == [("mismatched_reference", "tool_id")]
 
     def test_connection_established_right_owner(self, judge):
@@ -83,7 +114,11 @@ class TestEnvelopeExamples:
         assert len(breaches) == 1 and len(report.findings) == 1
         finding = breaches[0]
         assert (finding.field, finding.severity, finding.format, finding.id_type) == (
-            "connection_id", "violation", "ws_conn", "ws_conn")
+            "connection_id",
+            "violation",
+            "ws_conn",
+            "ws_conn",
+        )
         assert finding.id == "ws_conn_********_1757367656601_1_********"
         assert report.isolation == [("connection_id", "breach")]
         assert report.violations == 1
@@ -109,14 +144,18 @@ class TestEnvelopeExamples:
         conn = "ws_conn_bob_1757367656601_1_a2f73ae7"
         assert judge.check({"user_id": "bob", "connection_id": conn}, NOW).findings == []
         assert rules_of(judge.check({"user_id": "bobby_tables", "connection_id": conn}, NOW)) == [
-            ("isolation_breach", "connection_id")]
+            ("isolation_breach", "connection_id")
+        ]
 
 
 class TestRulesThroughTheJudge:
     def test_unknown_format_and_not_a_string(self, judge):
         report = judge.check(agent_event(thread_id="undefined", run_id=12345, request_id={"id": 1}), NOW)
-        assert rules_of(report) == [("not_a_string", "request_id"), ("not_a_string", "run_id"),
-                                    ("unknown_format", "thread_id")]
+        assert rules_of(report) == [
+            ("not_a_string", "request_id"),
+            ("not_a_string", "run_id"),
+            ("unknown_format", "thread_id"),
+        ]
         assert [f for f, _ in report.ids] == ["thread_id", "event_id"]  # non-strings are not IDs
         unknown = next(f for f in report.findings if f.rule == "unknown_format")
         assert unknown.id == "aaaaaaaaa" and unknown.detail == "no_match"
@@ -131,11 +170,16 @@ class TestRulesThroughTheJudge:
         assert [(f.rule, f.severity) for f in report.findings] == [("legacy_id", "warning")]
 
     def test_legacy_policy_global_and_per_field(self, classifier):
-        config = load_config(env={"ID_MONITOR_POLICY__LEGACY": "allow",
-                                  "ID_MONITOR_FIELDS__RUN_ID__LEGACY": "violation"})
+        config = load_config(
+            env={"ID_MONITOR_POLICY__LEGACY": "allow", "ID_MONITOR_FIELDS__RUN_ID__LEGACY": "violation"}
+        )
         judge = Judge(config, classifier)
-        report = judge.check(agent_event(thread_id="thread_0123456789abcdef", run_id="run_0123456789abcdef"), NOW)
-        assert [(f.rule, f.field, f.severity) for f in report.findings] == [("legacy_id", "run_id", "violation")]
+        report = judge.check(
+            agent_event(thread_id="thread_0123456789abcdef", run_id="run_0123456789abcdef"), NOW
+        )
+        assert [(f.rule, f.field, f.severity) for f in report.findings] == [
+            ("legacy_id", "run_id", "violation")
+        ]
 
     def test_timestamp_skew_relative_to_observation(self, judge):
         ts = 1757373103822
@@ -144,7 +188,9 @@ class TestRulesThroughTheJudge:
         assert {(f.rule, f.detail) for f in future.findings} == {("timestamp_skew", "future")}
         assert len(future.findings) == 4
         old = judge.check(agent_event(), ts + 400 * 86_400_000)
-        assert {(f.rule, f.detail, f.severity) for f in old.findings} == {("timestamp_skew", "too_old", "warning")}
+        assert {(f.rule, f.detail, f.severity) for f in old.findings} == {
+            ("timestamp_skew", "too_old", "warning")
+        }
 
     def test_required_always(self, classifier):
         judge = Judge(load_config(env={"ID_MONITOR_FIELDS__THREAD_ID__REQUIRED": "true"}), classifier)
@@ -152,7 +198,9 @@ class TestRulesThroughTheJudge:
         assert judge.check({"thread_id": THREAD}, NOW).findings == []
 
     def test_rules_can_be_switched_off_or_regraded(self, classifier):
-        config = load_config(env={"ID_MONITOR_POLICY__SEVERITY": "{isolation_breach: warning, unknown_format: off}"})
+        config = load_config(
+            env={"ID_MONITOR_POLICY__SEVERITY": "{isolation_breach: warning, unknown_format: off}"}
+        )
         judge = Judge(config, classifier)
         report = judge.check(agent_event(connection_id=CONN_OTHER, thread_id="undefined"), NOW)
         assert [(f.rule, f.severity) for f in report.findings] == [("isolation_breach", "warning")]
@@ -173,17 +221,24 @@ class TestRulesThroughTheJudge:
         judge = Judge(config, classifier)
         report = judge.check({"ids": [f"req_1757373103840_{i}_0a1b2c3d" for i in range(10)]}, NOW)
         assert len(report.ids) == 3
-        assert [(f.rule, f.field, f.detail) for f in report.findings] == [("malformed", "message", "too_many_ids")]
+        assert [(f.rule, f.field, f.detail) for f in report.findings] == [
+            ("malformed", "message", "too_many_ids")
+        ]
 
     def test_malformed_report(self, judge):
         report = judge.malformed("not_json")
         assert [(f.rule, f.field, f.detail, f.severity) for f in report.findings] == [
-            ("malformed", "message", "not_json", "violation")]
+            ("malformed", "message", "not_json", "violation")
+        ]
 
 
 class TestOwnerCollision:
     def test_shared_prefix_is_reported_once_per_new_owner(self, judge):
-        users = ["user_1757300000001_1_aaaaaaaa", "user_1757300000002_2_bbbbbbbb", "user_1757300000003_3_cccccccc"]
+        users = [
+            "user_1757300000001_1_aaaaaaaa",
+            "user_1757300000002_2_bbbbbbbb",
+            "user_1757300000003_3_cccccccc",
+        ]
         seen = []
         for user in users + users:
             report = judge.check({"user_id": user, "thread_id": THREAD}, NOW)
@@ -215,26 +270,42 @@ class TestOwnerCollision:
 
 class TestCheckFields:
     def test_values_by_field_name_with_owner(self, judge):
-        report = judge.check_fields({"thread_id": THREAD, "connection_id": CONN_OTHER, "run_id": None}, USER, NOW)
+        report = judge.check_fields(
+            {"thread_id": THREAD, "connection_id": CONN_OTHER, "run_id": None}, USER, NOW
+        )
         assert rules_of(report) == [("isolation_breach", "connection_id")]
         assert [f for f, _ in report.ids] == ["thread_id", "connection_id"]
 
     def test_lists_and_unconfigured_fields(self, judge):
-        report = judge.check_fields({"thread_id": [THREAD, THREAD, RUN], "x-custom-id": "undefined"}, None, NOW)
+        report = judge.check_fields(
+            {"thread_id": [THREAD, THREAD, RUN], "x-custom-id": "undefined"}, None, NOW
+        )
         assert rules_of(report) == [("unexpected_type", "thread_id"), ("unknown_format", "x-custom-id")]
         assert len(report.ids) == 3
 
     def test_required_only_on_request(self, classifier):
         judge = Judge(load_config(env={"ID_MONITOR_FIELDS__THREAD_ID__REQUIRED": "true"}), classifier)
         assert judge.check_fields({}, USER, NOW).findings == []
-        assert rules_of(judge.check_fields({}, USER, NOW, check_required=True)) == [("missing_id", "thread_id")]
+        assert rules_of(judge.check_fields({}, USER, NOW, check_required=True)) == [
+            ("missing_id", "thread_id")
+        ]
 
 
 def test_field_names_and_rules(judge):
     names = judge.field_names()
     assert names[-1] == "message" and "thread_id" in names and "connection_id" in names
-    finding_rules = {"unknown_format", "unexpected_type", "legacy_id", "isolation_breach", "mismatched_reference",
-                     "timestamp_skew", "missing_id", "not_a_string", "malformed", "owner_collision"}
+    finding_rules = {
+        "unknown_format",
+        "unexpected_type",
+        "legacy_id",
+        "isolation_breach",
+        "mismatched_reference",
+        "timestamp_skew",
+        "missing_id",
+        "not_a_string",
+        "malformed",
+        "owner_collision",
+    }
     assert set(RULES) == finding_rules
 
 

@@ -11,8 +11,15 @@ CONN = "ws_conn_test_use_1757367656601_1_a2f73ae7"
 CONN_INFO = IdInfo("target", "ws_conn", "ws_conn", "test_use", 1757367656601, 1, parts={"hex": "a2f73ae7"})
 THREAD = "thread_session_1757373103822_2_1c69903f"
 MSG = "msg_user_test_use_1c69903f_1757373103900_3_0badc0de"
-MSG_INFO = IdInfo("target", "msg", "msg", "test_use", 1757373103900, 3,
-                  parts={"thread8": "1c69903f", "type": "user", "hex": "0badc0de"})
+MSG_INFO = IdInfo(
+    "target",
+    "msg",
+    "msg",
+    "test_use",
+    1757373103900,
+    3,
+    parts={"thread8": "1c69903f", "type": "user", "hex": "0badc0de"},
+)
 UUID = "87654321-8765-4321-cdef-876543210987"
 UUID_INFO = IdInfo("legacy", "uuid4", None)
 
@@ -24,8 +31,15 @@ def test_every_rule_has_a_default_severity_or_a_policy():
 
 class TestUnknownFormat:
     def test_fires_for_unknown_with_reason(self):
-        f = rules.unknown_format("thread_id", "undefined", IdInfo("unknown", reason="no_match"), "violation", "mask")
-        assert (f.rule, f.field, f.severity, f.detail) == ("unknown_format", "thread_id", "violation", "no_match")
+        f = rules.unknown_format(
+            "thread_id", "undefined", IdInfo("unknown", reason="no_match"), "violation", "mask"
+        )
+        assert (f.rule, f.field, f.severity, f.detail) == (
+            "unknown_format",
+            "thread_id",
+            "violation",
+            "no_match",
+        )
         assert f.id == "aaaaaaaaa"  # masked by default, shape only
 
     @pytest.mark.parametrize("info", [CONN_INFO, UUID_INFO])
@@ -36,8 +50,14 @@ class TestUnknownFormat:
 class TestUnexpectedType:
     def test_fires_for_other_id_type(self):
         run = IdInfo("target", "run", "run", None, 1757373103822, 2)
-        f = rules.unexpected_type("thread_id", "run_chat_1757373103822_2_1c69903f", run, "violation", "mask",
-                                  rules.type_matcher(["thread"]))
+        f = rules.unexpected_type(
+            "thread_id",
+            "run_chat_1757373103822_2_1c69903f",
+            run,
+            "violation",
+            "mask",
+            rules.type_matcher(["thread"]),
+        )
         assert f is not None and f.rule == "unexpected_type" and f.id_type == "run" and f.format == "run"
         assert "thread" in f.detail
 
@@ -52,11 +72,16 @@ class TestUnexpectedType:
         run = IdInfo("target", "run", "run")
         assert rules.unexpected_type("f", "r", run, "violation", "mask", None) is None
         # a legacy uuid has no id_type: legacy_id speaks for it, not unexpected_type
-        assert rules.unexpected_type("f", UUID, UUID_INFO, "violation", "mask", rules.type_matcher(["thread"])) is None
+        assert (
+            rules.unexpected_type("f", UUID, UUID_INFO, "violation", "mask", rules.type_matcher(["thread"]))
+            is None
+        )
 
     def test_silent_for_unknown(self):
         info = IdInfo("unknown", reason="no_match")
-        assert rules.unexpected_type("f", "x", info, "violation", "mask", rules.type_matcher(["thread"])) is None
+        assert (
+            rules.unexpected_type("f", "x", info, "violation", "mask", rules.type_matcher(["thread"])) is None
+        )
 
 
 class TestLegacyId:
@@ -81,7 +106,10 @@ class TestIsolationBreach:
         assert "test_use" not in f.id  # the owner is never shown
 
     def test_match_when_owner_equal(self):
-        assert rules.isolation_breach("c", CONN, CONN_INFO, "violation", "mask", "test_use") == ("match", None)
+        assert rules.isolation_breach("c", CONN, CONN_INFO, "violation", "mask", "test_use") == (
+            "match",
+            None,
+        )
 
     def test_no_owner_is_its_own_outcome(self):
         assert rules.isolation_breach("c", CONN, CONN_INFO, "violation", "mask", None) == ("no_owner", None)
@@ -93,32 +121,68 @@ class TestIsolationBreach:
 
 class TestMismatchedReference:
     def test_fires_when_thread_tail_differs(self):
-        f = rules.mismatched_reference("message_id", MSG, MSG_INFO, "violation", "mask", "thread8", "thread_id",
-                                       ["thread_session_1757373103822_2_deadbeef"])
+        f = rules.mismatched_reference(
+            "message_id",
+            MSG,
+            MSG_INFO,
+            "violation",
+            "mask",
+            "thread8",
+            "thread_id",
+            ["thread_session_1757373103822_2_deadbeef"],
+        )
         assert f is not None and f.rule == "mismatched_reference" and "thread_id" in f.detail
 
     def test_silent_when_tail_matches_any_value(self):
         values = ["thread_session_1757373103822_2_deadbeef", THREAD]
-        assert rules.mismatched_reference("m", MSG, MSG_INFO, "violation", "mask", "thread8", "thread_id",
-                                          values) is None
+        assert (
+            rules.mismatched_reference(
+                "m", MSG, MSG_INFO, "violation", "mask", "thread8", "thread_id", values
+            )
+            is None
+        )
 
     def test_silent_without_referenced_field_or_part(self):
-        assert rules.mismatched_reference("m", MSG, MSG_INFO, "violation", "mask", "thread8", "thread_id",
-                                          None) is None
-        assert rules.mismatched_reference("m", MSG, MSG_INFO, "violation", "mask", "agent8", "agent_id",
-                                          ["agent_supervisor_test_use_1757929406592_2_a13ac404"]) is None
+        assert (
+            rules.mismatched_reference("m", MSG, MSG_INFO, "violation", "mask", "thread8", "thread_id", None)
+            is None
+        )
+        assert (
+            rules.mismatched_reference(
+                "m",
+                MSG,
+                MSG_INFO,
+                "violation",
+                "mask",
+                "agent8",
+                "agent_id",
+                ["agent_supervisor_test_use_1757929406592_2_a13ac404"],
+            )
+            is None
+        )
         # a non-string referenced value cannot be compared (not_a_string reports it)
-        assert rules.mismatched_reference("m", MSG, MSG_INFO, "violation", "mask", "thread8", "thread_id",
-                                          [42]) is None
+        assert (
+            rules.mismatched_reference("m", MSG, MSG_INFO, "violation", "mask", "thread8", "thread_id", [42])
+            is None
+        )
 
     def test_tool_agent8_against_agent(self):
-        tool = IdInfo("target", "tool", "tool", None, 1757929406600, 4, parts={"name": "search", "agent8": "a13ac404"})
+        tool = IdInfo(
+            "target", "tool", "tool", None, 1757929406600, 4, parts={"name": "search", "agent8": "a13ac404"}
+        )
         ok = ["agent_supervisor_test_use_1757929406592_2_a13ac404"]
         bad = ["agent_supervisor_test_use_1757929406592_2_ffffffff"]
         value = "tool_search_a13ac404_1757929406600_4_00ff00ff"
-        assert rules.mismatched_reference("tool_id", value, tool, "violation", "mask", "agent8", "agent_id", ok) is None
-        assert rules.mismatched_reference("tool_id", value, tool, "violation", "mask", "agent8", "agent_id",
-                                          bad).rule == "mismatched_reference"
+        assert (
+            rules.mismatched_reference("tool_id", value, tool, "violation", "mask", "agent8", "agent_id", ok)
+            is None
+        )
+        assert (
+            rules.mismatched_reference(
+                "tool_id", value, tool, "violation", "mask", "agent8", "agent_id", bad
+            ).rule
+            == "mismatched_reference"
+        )
 
 
 class TestTimestampSkew:
