@@ -53,6 +53,19 @@ def id_attributes(field: str, info: IdInfo) -> dict[str, str]:
     return attributes
 
 
+_RANK = {"target": 0, "legacy": 1, "unknown": 2}
+
+
+def worst_by_field(pairs: Iterable[tuple[str, IdInfo]]) -> dict[str, IdInfo]:
+    """One IdInfo per field: when a field held several IDs (a list), the worst status shows."""
+    worst: dict[str, IdInfo] = {}
+    for field, info in pairs:
+        shown = worst.get(field)
+        if shown is None or _RANK[info.status] > _RANK[shown.status]:
+            worst[field] = info
+    return worst
+
+
 def rule_names(findings: Iterable[Finding]) -> tuple[str, ...]:
     """The distinct rule names of some findings, in the order they first fired."""
     return tuple(dict.fromkeys(finding.rule for finding in findings))

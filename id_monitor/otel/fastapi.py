@@ -34,6 +34,11 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.routing import Match
 
+try:  # FastAPI >= 0.137.2 nests included routers; this flattens them into matchable routes.
+    from fastapi.routing import iter_route_contexts
+except ImportError:  # pragma: no cover - older FastAPI keeps routes flat
+    iter_route_contexts = None
+
 from id_monitor.otel.attributes import (
     FINDINGS_KEY,
     REJECTED_KEY,
@@ -41,6 +46,7 @@ from id_monitor.otel.attributes import (
     finding_event_attributes,
     id_attributes,
     rule_names,
+    worst_by_field,
 )
 from id_monitor.otel.engine import Engine
 
@@ -144,6 +150,8 @@ class IdHttpLayer:
         user = self.settings.user
         self._user_header = user.header.encode("latin-1") if user.header else None
         self._user_state = user.state
+        self._routes_key: tuple[Any, ...] | None = None
+        self._flat_routes: list[Any] = []
 
     def count_error(self) -> None:
         self.internal_errors += 1
@@ -154,12 +162,24 @@ class IdHttpLayer:
 
     # -- collecting ---------------------------------------------------------------------------
 
+    def _routes(self) -> list[Any]:
+        """The app's routes in matching order, flattened once per change of the route table."""
+        router = self.app.router
+        version_of = getattr(router, "_get_routes_version", None)
+        key = (id(router.routes), len(router.routes), version_of() if callable(version_of) else None)
+        if key != self._routes_key:
+            routes = router.routes
+            self._flat_routes = list(iter_route_contexts(routes) if iter_route_contexts else routes)
+            self._routes_key = key
+        return self._flat_routes
+
     def _path_params(self, scope: Scope) -> dict[str, Any]:
+        """Path parameters as the router will see them: first full match, else first partial."""
         if not self._path_fields:
             return {}
         probe = dict(scope)
         partial: dict[str, Any] | None = None
-        for route in self.app.router.routes:
+        for route in self._routes():
             match, child_scope = route.matches(probe)
             if match is Match.FULL:
                 return child_scope.get("path_params", {})
@@ -257,8 +277,11 @@ class IdHttpLayer:
                 {name: value for name, (_, value) in batch.items()}, check.user, observed_ms
             )
             self.metrics.record(SOURCE, report, observed_ms, exemplar)
-            for name, info in report.ids:
-                check.ids.append((batch[name][0] if name in batch else None, name, info))
+            worst = worst_by_field(report.ids)
+            for name, (location, value) in batch.items():
+                # Non-strings are findings, not IDs, for the judge; the span still says why.
+                info = worst.get(name) or self.engine.classifier.classify(value)
+                check.ids.append((location, name, info))
             for finding in report.findings:
                 location = batch[finding.field][0] if finding.field in batch else None
                 check.findings.append((location, finding))
@@ -284,7 +307,7 @@ def _tag_span(span: Span, check: RequestCheck) -> None:
     attributes: dict[str, Any] = {}
     for _, name, info in check.ids:
         for key, value in id_attributes(name, info).items():
-            attributes.setdefault(key, value)
+            attributes.setdefault(key, value)  # a field seen in two places: the first one shows
     rules = rule_names(finding for _, finding in check.findings)
     if rules:
         attributes[FINDINGS_KEY] = rules

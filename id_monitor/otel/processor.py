@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from opentelemetry.sdk.trace import SpanProcessor
 
-from id_monitor.otel.attributes import FINDINGS_KEY, exemplar_of, id_attributes, rule_names
+from id_monitor.otel.attributes import FINDINGS_KEY, exemplar_of, id_attributes, rule_names, worst_by_field
 from id_monitor.otel.engine import Engine
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
     from id_monitor.config import Config
     from id_monitor.metrics import IdMetrics
-    from id_monitor.model import IdInfo
     from id_monitor.otel.settings import HttpSpec
     from id_monitor.policy import Judge, Report
 
@@ -43,7 +42,6 @@ SOURCE = "span"
 # are, anything bigger is judged without the cache so hostile lists never pile up in it.
 _SCALARS = frozenset({int, float, bool, type(None)})
 _MAX_CACHED_LIST = 16
-_RANK = {"target": 0, "legacy": 1, "unknown": 2}
 
 
 class _NotAnId:
@@ -198,12 +196,7 @@ class IdSpanProcessor(SpanProcessor):
             owner = None
         report = self._judge.check_fields(by_field, owner, observed_ms)
         # A list-valued attribute is several IDs: the field shows the worst of them.
-        worst: dict[str, IdInfo] = {}
-        for field, info in report.ids:
-            if field in by_field:
-                shown = worst.get(field)
-                if shown is None or _RANK[info.status] > _RANK[shown.status]:
-                    worst[field] = info
+        worst = worst_by_field(report.ids)
         attributes: dict[str, Any] = {}
         for field, value in by_field.items():
             info = worst.get(field) or self._classifier.classify(value)
