@@ -8,9 +8,10 @@ in its own capturing group. Python's regex engine returns the first alternative 
 whole string, so the winner is the most specific matching variant, and `match.lastindex` (the
 alternative's outer group, closed last) names it in O(1).
 
-Every segment's own pattern is bounded or deterministic and templates allow at most one
-unbounded `_`-containing segment (see template._check_variant), so each alternative fails or
-succeeds in time linear in the input; a bucket has a fixed number of alternatives.
+Every segment is bounded in length (so is every template: input longer than a bucket's longest
+template is rejected before any regex runs), its own pattern is bounded or deterministic, and a
+template holds at most one word-like segment (see template._check_variant), so each alternative
+fails or succeeds in time linear in the input; a bucket has a fixed number of alternatives.
 
 Per variant a small builder function is generated from source (like dataclasses and namedtuple
 do) that turns the match groups into an IdInfo without loops or dict look-ups; this keeps a cold
@@ -127,9 +128,10 @@ class Bucket:
             self._singles.append((re.compile(f"({body})"), _make_builder(variant, 1, groups)))
         self.pattern = re.compile("|".join(alternatives)) if alternatives else None
         self._fullmatch = self.pattern.fullmatch if self.pattern is not None else None
+        self.max_length = max((v.length[1] for v in self.variants), default=0)
 
     def match(self, text: str) -> IdInfo:
-        if self._fullmatch is None:
+        if self._fullmatch is None or len(text) > self.max_length:
             return NO_MATCH
         m = self._fullmatch(text)
         if m is None:
@@ -163,7 +165,7 @@ class Matcher:
         self._underscore_default = Bucket(generic_us)
 
         plain = [v for v in variants if not v.always_underscore]
-        plain_generic = [v for v in plain if v.length[1] > _MAX_LENGTH_BUCKET]
+        plain_generic = [v for v in plain if v.length[1] > _MAX_LENGTH_BUCKET]  # e.g. long tokens
         lengths: dict[int, list[Variant]] = {}
         for v in plain:
             lo, hi = v.length

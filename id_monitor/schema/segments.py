@@ -16,12 +16,13 @@ from typing import Any
 
 from id_monitor.schema.builtin import Codec
 
-# A word is lower-case tokens joined by `_`; every token holds at least one letter, so an
-# all-digit timestamp or counter can never be swallowed by the word before it.
-WORD_TOKEN = "[0-9]*[a-z][a-z0-9]*"
-_WORD_RE = re.compile(f"{WORD_TOKEN}(?:_{WORD_TOKEN})*")
+# A word is 1-8 lower-case tokens joined by `_`; a token is 1-32 letters/digits with at least one
+# letter, so an all-digit timestamp or counter is never swallowed by the word before it. Bounding
+# every segment bounds every template, so over-long input is rejected by length alone.
+WORD_TOKEN = "(?=[0-9]{0,31}[a-z])[a-z0-9]{1,32}"
+WORD_MAX_TOKENS = 8
+_WORD_RE = re.compile(f"{WORD_TOKEN}(?:_{WORD_TOKEN}){{0,{WORD_MAX_TOKENS - 1}}}")
 DEFAULT_OWNER_CHARS = "A-Za-z0-9_.@-"
-UNBOUNDED = 1 << 30
 _CHAR_SPEC_RE = re.compile(r"(?:A-Z|a-z|0-9|[_.@+:-])+")
 
 
@@ -60,12 +61,14 @@ class Segment:
 
     @property
     def length(self) -> tuple[int, int]:
-        """(min, max) length; max UNBOUNDED when there is no bound."""
+        """(min, max) length; every segment is bounded."""
         raise NotImplementedError
 
     @property
-    def unbounded_with_underscore(self) -> bool:
-        return self.may_underscore and self.length[1] >= UNBOUNDED
+    def word_like(self) -> bool:
+        """Variable length and may contain `_`: its end inside an ID is not pinned by `_`."""
+        lo, hi = self.length
+        return self.may_underscore and hi - lo > 8
 
     def render(self, value: Any) -> str:
         text = str(value)
@@ -111,11 +114,11 @@ class Word(Segment):
     may_underscore = True
 
     def regex(self) -> str:
-        return f"{WORD_TOKEN}(?:_{WORD_TOKEN})*?"
+        return f"{WORD_TOKEN}(?:_{WORD_TOKEN}){{0,{WORD_MAX_TOKENS - 1}}}?"
 
     @property
     def length(self) -> tuple[int, int]:
-        return (1, UNBOUNDED)
+        return (1, 33 * WORD_MAX_TOKENS - 1)
 
     def render(self, value: Any) -> str:
         text = str(value)
@@ -213,20 +216,20 @@ class Timestamp(Segment):
 
 @dataclass(frozen=True)
 class Counter(Segment):
-    """Decimal counter, not zero-padded."""
+    """Decimal counter, not zero-padded, at most 19 digits (fits a signed 64-bit integer)."""
 
     role = "counter"
 
     def regex(self) -> str:
-        return "0|[1-9][0-9]*"
+        return "0|[1-9][0-9]{0,18}"
 
     @property
     def length(self) -> tuple[int, int]:
-        return (1, UNBOUNDED)
+        return (1, 19)
 
     def render(self, value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"counter {self.name!r} must be a non-negative int, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**19:
+            raise ValueError(f"counter {self.name!r} must be an int in 0..10**19-1, got {value!r}")
         return str(value)
 
 
@@ -289,7 +292,10 @@ class Standard(Segment):
 
     @property
     def fixed_chars(self) -> int:
+        """Fixed width; a TypeID pins its 26-char suffix whatever its prefix."""
         lo, hi = self.length
+        if self.codec is not None and self.codec.kind == "typeid":
+            return 26
         return lo if lo == hi else 0
 
     @property

@@ -281,14 +281,13 @@ def _check_variant(segs: list[Segment]) -> None:
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise TemplateError(f"segment {sorted(dupes)[0]!r} appears twice in one variant")
-    wide = [s.name for s in segs if s.unbounded_with_underscore]
+    wide = [s.name for s in segs if s.word_like]
     if len(wide) > 1:
-        raise TemplateError(f"segments {wide[0]!r} and {wide[1]!r}: at most one word segment per "
-                            "template (two would make the split between them ambiguous)")
+        raise TemplateError(f"segments {wide[0]!r} and {wide[1]!r}: at most one word or token segment "
+                            "per template (two would make the split between them ambiguous)")
     for left, right in zip(segs, segs[1:]):
-        if left.length[1] > left.length[0] and right.length[1] > right.length[0] and not (
-            isinstance(left, Literal) or isinstance(right, Literal)
+        if not isinstance(left, Literal) and not isinstance(right, Literal) and (
+            left.length[0] != left.length[1] and right.length[0] != right.length[1]
         ):
-            if left.length[1] >= 1 << 30 or right.length[1] >= 1 << 30:
-                raise TemplateError(f"segments {left.name!r} and {right.name!r} need a literal "
-                                    "between them (both have variable length)")
+            raise TemplateError(f"segments {left.name!r} and {right.name!r} need a literal "
+                                "between them (both have variable length)")
