@@ -1,0 +1,61 @@
+"""`id-monitor run`: the sidecar agent (Kafka consumer group, or JSON Lines on stdin)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from id_monitor.cli import app
+
+
+@app.command(
+    help=(
+        "Run the agent: check every ID in live messages and export Prometheus metrics on "
+        "metrics.listen (/metrics, /healthz, /readyz). With `kafka:` configured it consumes the "
+        "topics in a consumer group, committing offsets only after a batch is counted; without it "
+        "it reads JSON Lines from stdin (or --input) and exits at end of input."
+    )
+)
+def run(
+    config: Optional[Path] = typer.Option(
+        None, "--config", "-c", envvar="ID_MONITOR_CONFIG",
+        help="YAML config file (default: built-in netra config; ID_MONITOR_* variables override).",
+    ),
+    input_path: Optional[Path] = typer.Option(
+        None, "--input", "-i", help="Read JSON Lines from this file instead of stdin (no-Kafka mode)."
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error"),
+) -> None:
+    from id_monitor.agent import Agent
+    from id_monitor.config import ConfigError, load_config
+    from id_monitor.logs import configure
+
+    configure(log_level)
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        typer.echo(f"id-monitor run: {exc}", err=True)
+        raise typer.Exit(2) from None
+    stream = None
+    if input_path is not None:
+        if cfg.kafka is not None:
+            typer.echo("id-monitor run: --input reads a file, but kafka is configured", err=True)
+            raise typer.Exit(2)
+        try:
+            stream = open(input_path, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            typer.echo(f"id-monitor run: {input_path}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
+    try:
+        try:
+            agent = Agent.from_config(cfg, input_stream=stream)
+        except OSError as exc:  # metrics.listen port taken or not bindable
+            typer.echo(f"id-monitor run: cannot listen on {cfg.metrics.listen}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
+        agent.install_signal_handlers()
+        raise typer.Exit(agent.run())
+    finally:
+        if stream is not None:
+            stream.close()

@@ -1,0 +1,1 @@
+"""Where judged results go besides metrics: violation records (a Kafka topic or JSON Lines)."""

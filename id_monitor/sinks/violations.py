@@ -1,0 +1,98 @@
+"""Violation records: one JSON object per finding of severity `violation`, with where it was seen.
+
+A record carries the rule, field, severity, format, id_type, the ID as redacted by the policy
+engine (`Finding.id`, never the raw value), and the source topic/partition/offset, so an operator
+can find the message without the record itself leaking it. Kafka records also carry `rule` and
+`field` as headers, so consumers can route or filter without parsing JSON.
+
+Records are sent asynchronously and `flush()`ed before the agent commits the batch's offsets: a
+record is never lost to a crash that the source offsets would not also replay.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any, Protocol
+
+import orjson
+
+from id_monitor.model import Finding
+
+
+def violation_record(finding: Finding, *, source: str, observed_ms: int, topic: str | None = None,
+                     partition: int | None = None, offset: int | None = None) -> dict[str, Any]:
+    return {
+        "rule": finding.rule,
+        "field": finding.field,
+        "severity": finding.severity,
+        "format": finding.format,
+        "id_type": finding.id_type,
+        "id": finding.id,
+        "detail": finding.detail,
+        "source": source,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "observed_ms": observed_ms,
+    }
+
+
+class ViolationSink(Protocol):
+    def emit(self, finding: Finding, *, source: str, observed_ms: int, topic: str | None,
+             partition: int | None, offset: int | None) -> None: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StreamViolationSink:
+    """JSON Lines on a text stream (stdout when the agent reads stdin)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.emitted = 0
+
+    def emit(self, finding: Finding, *, source: str, observed_ms: int, topic: str | None = None,
+             partition: int | None = None, offset: int | None = None) -> None:
+        record = violation_record(finding, source=source, observed_ms=observed_ms, topic=topic,
+                                  partition=partition, offset=offset)
+        self.stream.write(orjson.dumps(record).decode() + "\n")
+        self.emitted += 1
+
+    def flush(self, timeout: float | None = None) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+
+class KafkaViolationSink:
+    """Produces each record to `topic` (key: the source partition's topic, so one source topic's
+    violations stay ordered), with `rule` and `field` headers."""
+
+    def __init__(self, bootstrap_servers: str, topic: str, **producer_config: Any) -> None:
+        from kafka import KafkaProducer
+
+        self.topic = topic
+        self.emitted = 0
+        config = {"acks": "all", "linger_ms": 20, "retries": 5, "request_timeout_ms": 10000,
+                  "max_block_ms": 5000, **producer_config}
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap_servers, **config)
+
+    def emit(self, finding: Finding, *, source: str, observed_ms: int, topic: str | None = None,
+             partition: int | None = None, offset: int | None = None) -> None:
+        record = violation_record(finding, source=source, observed_ms=observed_ms, topic=topic,
+                                  partition=partition, offset=offset)
+        self.producer.send(
+            self.topic,
+            value=orjson.dumps(record),
+            key=topic.encode() if topic else None,
+            headers=[("rule", finding.rule.encode()), ("field", finding.field.encode())],
+        )
+        self.emitted += 1
+
+    def flush(self, timeout: float | None = None) -> None:
+        self.producer.flush(timeout=timeout)
+
+    def close(self) -> None:
+        self.producer.close(timeout=5)

@@ -1,0 +1,224 @@
+"""The Kafka source: a kafka-python consumer in a consumer group, committing only what was counted.
+
+Auto-commit is off. The agent polls a batch, records every message's results, flushes violation
+records, and only then commits the batch's next offsets: at-least-once, never a skipped message.
+A crash replays at most the batch that was in flight.
+
+The broker may be missing at start or go away mid-run. Nothing here raises for that: creating the
+consumer is retried with backoff, polls return nothing, commits report failure and are retried
+with the next batch, and `reachable` says what the last broker round trip found, for /readyz.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from id_monitor.logs import Throttle, get_logger, log_event
+
+log = get_logger("kafka")
+
+
+@dataclass
+class ConsumerTuning:
+    """Consumer settings that decide throughput and latency; the defaults suit ~1 KB messages."""
+
+    max_poll_records: int = 2000
+    fetch_max_bytes: int = 16 * 1024 * 1024
+    max_partition_fetch_bytes: int = 4 * 1024 * 1024
+    fetch_max_wait_ms: int = 200
+    session_timeout_ms: int = 10000
+    heartbeat_interval_ms: int = 3000
+    request_timeout_ms: int = 15000
+    max_poll_interval_ms: int = 300000
+    auto_offset_reset: str = "earliest"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {
+            "max_poll_records": self.max_poll_records,
+            "fetch_max_bytes": self.fetch_max_bytes,
+            "max_partition_fetch_bytes": self.max_partition_fetch_bytes,
+            "fetch_max_wait_ms": self.fetch_max_wait_ms,
+            "session_timeout_ms": self.session_timeout_ms,
+            "heartbeat_interval_ms": self.heartbeat_interval_ms,
+            "request_timeout_ms": self.request_timeout_ms,
+            "max_poll_interval_ms": self.max_poll_interval_ms,
+            "auto_offset_reset": self.auto_offset_reset,
+            **self.extra,
+        }
+
+
+class Backoff:
+    """Exponential backoff with a cap: 0.5 s, 1 s, 2 s, ... up to `cap`; `reset()` after success."""
+
+    def __init__(self, base: float = 0.5, cap: float = 10.0) -> None:
+        self.base, self.cap, self.failures = base, cap, 0
+
+    def next_delay(self) -> float:
+        delay = min(self.cap, self.base * (2 ** self.failures))
+        self.failures += 1
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class KafkaSource:
+    """One consumer group member over `topics`. Not thread-safe: one loop drives it; `assigned()`
+    and `reachable` are plain reads that the health server may do from another thread."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        group_id: str,
+        topics: list[str],
+        tuning: ConsumerTuning | None = None,
+        *,
+        throttle: Throttle | None = None,
+        on_revoked: Callable[[set[Any]], None] | None = None,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.tuning = tuning or ConsumerTuning()
+        self.throttle = throttle or Throttle(log)
+        self.on_revoked = on_revoked
+        self.consumer: Any = None
+        self.reachable = False
+        self._assigned: frozenset[Any] = frozenset()
+        self._backoff = Backoff()
+        self._next_connect = 0.0
+        self._lock = threading.Lock()
+
+    # -- connection ---------------------------------------------------------------------
+
+    def connect(self) -> bool:
+        """Create the consumer if there is none and the backoff allows; True when one exists."""
+        if self.consumer is not None:
+            return True
+        now = time.monotonic()
+        if now < self._next_connect:
+            return False
+        from kafka import KafkaConsumer
+        from kafka.consumer.subscription_state import ConsumerRebalanceListener
+
+        source = self
+
+        class _Listener(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked):  # noqa: ANN001 - kafka-python's signature
+                source._set_assigned(frozenset())
+                if source.on_revoked is not None:
+                    source.on_revoked(set(revoked))
+
+            def on_partitions_assigned(self, assigned):  # noqa: ANN001
+                source._set_assigned(frozenset(assigned))
+                source.reachable = True
+                log_event(log, logging.INFO, "partitions_assigned",
+                          partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
+
+        try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                bootstrap_timeout_ms=3000,
+                **self.tuning.as_kwargs(),
+            )
+            consumer.subscribe(self.topics, listener=_Listener())
+        except Exception as exc:  # NoBrokersAvailable, KafkaTimeoutError, DNS errors...
+            delay = self._backoff.next_delay()
+            self._next_connect = now + delay
+            self.reachable = False
+            self.throttle.log(logging.WARNING, "broker_unreachable", key="broker",
+                              bootstrap_servers=self.bootstrap_servers, retry_in_s=delay,
+                              error=f"{type(exc).__name__}: {exc}")
+            return False
+        self.consumer = consumer
+        self.reachable = True
+        self._backoff.reset()
+        log_event(log, logging.INFO, "consumer_started", bootstrap_servers=self.bootstrap_servers,
+                  group_id=self.group_id, topics=self.topics)
+        return True
+
+    def _set_assigned(self, assigned: frozenset[Any]) -> None:
+        with self._lock:
+            self._assigned = assigned
+
+    def assigned(self) -> frozenset[Any]:
+        with self._lock:
+            return self._assigned
+
+    # -- the loop's calls -----------------------------------------------------------------
+
+    def poll(self, timeout_ms: int) -> dict[Any, list[Any]]:
+        """Records by TopicPartition; {} when there is nothing, no consumer yet, or a fault."""
+        if not self.connect():
+            time.sleep(min(timeout_ms / 1000, 0.2))
+            return {}
+        try:
+            return self.consumer.poll(timeout_ms=timeout_ms)
+        except Exception as exc:
+            self.reachable = False
+            self.throttle.log(logging.WARNING, "poll_failed", key="poll", error=f"{type(exc).__name__}: {exc}")
+            time.sleep(min(timeout_ms / 1000, 0.5))
+            return {}
+
+    def commit(self, offsets: dict[Any, int], timeout_ms: int = 5000) -> bool:
+        """Commit next offsets per TopicPartition. False (and the caller keeps them) on failure."""
+        if not offsets or self.consumer is None:
+            return not offsets
+        from kafka.structs import OffsetAndMetadata
+
+        try:
+            self.consumer.commit(
+                {tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()}, timeout_ms=timeout_ms
+            )
+        except Exception as exc:
+            self.reachable = False
+            self.throttle.log(logging.WARNING, "commit_failed", key="commit",
+                              error=f"{type(exc).__name__}: {exc}", partitions=len(offsets))
+            return False
+        if not self.reachable:
+            self.reachable = True
+        self.throttle.reset("commit")
+        return True
+
+    def lag(self, timeout_ms: int = 1000) -> dict[Any, int] | None:
+        """End offset minus position for each assigned partition; None if the broker did not
+        answer (which also marks the broker unreachable)."""
+        if self.consumer is None:
+            return None
+        assigned = list(self.assigned())
+        if not assigned:
+            return {}
+        try:
+            ends = self.consumer.end_offsets(assigned, timeout_ms=timeout_ms)
+            lags = {}
+            for tp in assigned:
+                position = self.consumer.position(tp, timeout_ms=timeout_ms)
+                end = ends.get(tp)
+                if position is not None and end is not None:
+                    lags[tp] = max(0, end - position)
+        except Exception as exc:
+            if self.reachable:
+                log_event(log, logging.WARNING, "broker_lost", error=f"{type(exc).__name__}: {exc}")
+            self.reachable = False
+            return None
+        if not self.reachable:
+            log_event(log, logging.INFO, "broker_reachable_again")
+            self.throttle.reset("broker")
+        self.reachable = True
+        return lags
+
+    def close(self, timeout_ms: int = 3000) -> None:
+        if self.consumer is not None:
+            try:
+                self.consumer.close(autocommit=False, timeout_ms=timeout_ms)
+            except Exception as exc:
+                log_event(log, logging.WARNING, "consumer_close_failed", error=f"{type(exc).__name__}: {exc}")
+            self.consumer = None
+        self._set_assigned(frozenset())
