@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "classify",
     "generate",
     "scan",
+    "run",
 ]
 
 for _name in COMMAND_MODULES:
