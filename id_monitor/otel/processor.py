@@ -18,7 +18,7 @@ counted in `internal_errors` and logged once, and the span goes on untagged.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import SpanProcessor
 
@@ -57,25 +57,12 @@ _NOT_AN_ID = _NotAnId()
 
 
 class _Entry:
-    __slots__ = ("attributes", "report", "at_ms")
+    __slots__ = ("attributes", "report", "at_ns")
 
-    def __init__(self, attributes: dict[str, Any], report: Report | None, at_ms: int) -> None:
+    def __init__(self, attributes: dict[str, Any], report: Report | None, at_ns: int) -> None:
         self.attributes = attributes
         self.report = report
-        self.at_ms = at_ms
-
-
-def _attribute_dict(span: Any) -> Mapping[str, Any]:
-    """The span's attributes as a plain dict when the SDK keeps one, else the public view.
-
-    The SDK's public `attributes` is a read-only proxy over a Python-level mapping whose `get`
-    raises and catches KeyError for every absent key; the plain dict behind it answers in C.
-    """
-    bounded = getattr(span, "_attributes", None)
-    plain = getattr(bounded, "_dict", None)
-    if plain.__class__ is dict:
-        return plain
-    return span.attributes or {}
+        self.at_ns = at_ns
 
 
 class IdSpanProcessor(SpanProcessor):
@@ -105,7 +92,7 @@ class IdSpanProcessor(SpanProcessor):
         self.internal_errors = 0
         self._cache: dict[tuple[Any, ...], _Entry] = {}
         self._cache_size = max(1, cache_size)
-        self._reuse_ms = reuse_ms
+        self._reuse_ns = reuse_ms * 1_000_000
         pairs = list(self.settings.span_attributes.items())
         owner_key = self.settings.span_owner_attribute
         keys = [key for key, _ in pairs]
@@ -116,7 +103,6 @@ class IdSpanProcessor(SpanProcessor):
             len(keys) - len(pairs)
         )
         self._owner_index = keys.index(owner_key) if owner_key else -1
-        self._nothing = (None,) * len(keys)
         # One string longer than any ID stands in for every over-long value: same verdict
         # (too_long), and the cache never holds a hostile megabyte string.
         self._max_length = engine.max_id_length
@@ -146,15 +132,32 @@ class IdSpanProcessor(SpanProcessor):
     # -- work ---------------------------------------------------------------------------------
 
     def _tag(self, span: Span) -> None:
-        attributes = _attribute_dict(span)
-        if not attributes:
-            return
-        get = attributes.get
+        # Hot path: the raw values are the cache key. Only normalised keys are ever stored, so a
+        # hostile value (a megabyte string, a long list) misses here and is handled in _miss.
+        bounded = getattr(span, "_attributes", None)
+        attributes = getattr(bounded, "_dict", None)
+        if attributes.__class__ is not dict:
+            # The SDK's public view is a proxy over a Python-level mapping; the plain dict behind
+            # it answers in C. Other span implementations go through the public interface.
+            attributes = span.attributes or {}
+        key = tuple(map(attributes.get, self._keys))
+        start_ns = span.start_time or 0
+        try:
+            entry = self._cache.get(key)
+        except TypeError:  # an unhashable value from a non-SDK span
+            entry = None
+        if entry is None or abs(start_ns - entry.at_ns) > self._reuse_ns:
+            entry = self._miss(key, start_ns)
+        if entry.attributes:
+            span.set_attributes(entry.attributes)
+        if self.metrics is not None and entry.report is not None:
+            self.metrics.record(SOURCE, entry.report, start_ns // 1_000_000, exemplar_of(span))
+
+    def _miss(self, raw: tuple[Any, ...], start_ns: int) -> _Entry:
         max_length = self._max_length
         cacheable = True
         values = []
-        for key in self._keys:
-            value = get(key)
+        for value in raw:
             cls = value.__class__
             if cls is str:
                 if len(value) > max_length:
@@ -168,29 +171,22 @@ class IdSpanProcessor(SpanProcessor):
                 value = _NOT_AN_ID
             values.append(value)
         key = tuple(values)
-        if key == self._nothing:
-            return
-        start_ns = span.start_time
-        observed_ms = start_ns // 1_000_000 if start_ns else 0
-        if cacheable:
-            entry = self._cache.get(key)
-            if entry is None or abs(observed_ms - entry.at_ms) > self._reuse_ms:
-                entry = self._evaluate(key, observed_ms)
-                self._remember(key, entry)
-        else:
-            entry = self._evaluate(key, observed_ms)
-        if entry.attributes:
-            span.set_attributes(entry.attributes)
-        if self.metrics is not None and entry.report is not None:
-            self.metrics.record(SOURCE, entry.report, observed_ms, exemplar_of(span))
+        if not cacheable:
+            return self._evaluate(key, start_ns)
+        entry = self._cache.get(key)
+        if entry is None or abs(start_ns - entry.at_ns) > self._reuse_ns:
+            entry = self._evaluate(key, start_ns)
+            self._remember(key, entry)
+        return entry
 
-    def _evaluate(self, values: tuple[Any, ...], observed_ms: int) -> _Entry:
+    def _evaluate(self, values: tuple[Any, ...], start_ns: int) -> _Entry:
+        observed_ms = start_ns // 1_000_000
         by_field: dict[str, Any] = {}
         for field, value in zip(self._fields, values):
             if field is not None and value is not None:
                 by_field[field] = value
         if not by_field:
-            return _Entry({}, None, observed_ms)
+            return _Entry({}, None, start_ns)
         owner = values[self._owner_index] if self._owner_index >= 0 else None
         if owner.__class__ is not str or owner is self._too_long:
             owner = None
@@ -204,7 +200,7 @@ class IdSpanProcessor(SpanProcessor):
         rules = rule_names(report.findings)
         if rules:
             attributes[FINDINGS_KEY] = rules
-        return _Entry(attributes, report, observed_ms)
+        return _Entry(attributes, report, start_ns)
 
     def _remember(self, key: tuple[Any, ...], entry: _Entry) -> None:
         cache = self._cache
