@@ -75,7 +75,7 @@ def baseline_document(result: ScanResult) -> dict[str, object]:
         "total": sum(services.values()),
         "sites": [
             {"fingerprint": r.fingerprint, "service": r.service, "path": r.path, "line": r.site.line,
-             "pattern": r.site.pattern, "target": r.site.target}  # fmt: skip
+             "pattern": r.site.pattern, "target": r.site.target}
             for r in result.active_sites
         ],
     }
@@ -113,7 +113,7 @@ def compare(result: ScanResult, baseline: Baseline) -> Comparison:
     names = sorted(set(baseline.services) | {n for n, s in result.services.items() if s.active or n in baseline.services})
     progress = {
         name: ServiceProgress(name, baseline.services.get(name),
-                              result.services[name].active if name in result.services else 0)  # fmt: skip
+                              result.services[name].active if name in result.services else 0)
         for name in names
     }
     budget = Counter(baseline.fingerprints)

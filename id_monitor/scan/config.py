@@ -21,7 +21,7 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     ".git/", ".hg/", ".svn/", ".venv/", "venv/", ".tox/", ".nox/", "node_modules/", "__pycache__/",
     "build/", "dist/", "site-packages/", ".mypy_cache/", ".ruff_cache/", ".pytest_cache/",
     ".hypothesis/", "*.egg-info/",
-)  # fmt: skip
+)
 DEFAULT_MAX_FILE_BYTES = 2_000_000
 
 

@@ -111,9 +111,9 @@ def detect(data: bytes, targets: Targets, filename: str = "<source>") -> list[Si
     """
     if not targets.may_contain(data):
         return []
-    tree = ast.parse(data, filename=filename)
     interesting = _interesting_names(data, targets)
     lines = _candidate_lines(data, interesting)
+    tree = _parse(data, filename, lines)
     visitor = _Visitor(targets, interesting, lines)
     visitor.visit_module(tree)
     text_lines = _text_lines(data)
@@ -122,6 +122,94 @@ def detect(data: bytes, targets: Targets, filename: str = "<source>") -> list[Si
         sites = _apply_suppressions(sites, visitor.site_spans, text_lines, targets)
     sites.sort(key=lambda s: (s.line, s.column))
     return sites
+
+
+# Parsing only the top-level blocks that mention a target is what keeps the scan within a small
+# factor of a compiled linter. A block starts at a column-0 `def`, `class`, `async def` or decorator
+# run that is not inside a multi-line string; a wrong split cannot go unnoticed, because the block
+# before it would not parse, and any block that fails sends the whole file to a full parse.
+BLOCK_PARSE_ABOVE = 6000  # bytes; below this one parse is cheaper than the bookkeeping
+_BLOCK_START = re.compile(rb"^(?:@|def\b|class\b|async[ \t]+def\b)", re.M)
+_STRING_OR_COMMENT = re.compile(
+    rb'#[^\n]*|"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
+    rb'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'',
+    re.S,
+)
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
+
+
+def _parse(data: bytes, filename: str, lines: list[int] | None) -> ast.Module:
+    if lines is not None and len(data) > BLOCK_PARSE_ABOVE:
+        blocks = _blocks(data, lines)
+        if blocks is not None:
+            body: list[ast.stmt] = []
+            try:
+                for first_line, start, end in blocks:
+                    body.extend(ast.parse(b"\n" * (first_line - 1) + data[start:end], filename=filename).body)
+            except (SyntaxError, ValueError):
+                pass  # a real error or a bad split: the full parse below tells which
+            else:
+                return ast.Module(body=body, type_ignores=[])
+    return ast.parse(data, filename=filename)
+
+
+def _blocks(data: bytes, lines: list[int]) -> list[tuple[int, int, int]] | None:
+    """(first line, start offset, end offset) of the top-level blocks holding candidate lines, or
+    None when a full parse is as cheap or the file's encoding is not UTF-8."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return None
+    head = b"\n".join(data.split(b"\n", 2)[:2])
+    coding = _CODING.search(head)
+    if coding is not None and coding.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        return None
+    multiline: list[tuple[int, int]] = []
+    for match in _STRING_OR_COMMENT.finditer(data):
+        start, end = match.span()
+        if data[start] != 35 and data.find(b"\n", start, end) != -1:  # 35 = '#'
+            multiline.append((start, end))
+    span_starts = [s for s, _ in multiline]
+    starts = [(1, 0)]
+    line, last = 1, 0
+    for match in _BLOCK_START.finditer(data):
+        offset = match.start()
+        if offset == 0:
+            continue
+        i = bisect.bisect_right(span_starts, offset) - 1
+        if i >= 0 and multiline[i][1] > offset:
+            continue  # inside a string
+        previous = _previous_code_line(data, offset)
+        if previous[:1] == b"@" or previous[:1] in (b")", b"]", b"}"):
+            continue  # a decorator run or a multi-line decorator belongs to what follows
+        line += data.count(b"\n", last, offset)
+        last = offset
+        starts.append((line, offset))
+    if len(starts) < 3:
+        return None
+    wanted: list[tuple[int, int, int]] = []
+    size = 0
+    k = 0
+    for index, (first, start) in enumerate(starts):
+        next_first, end = starts[index + 1] if index + 1 < len(starts) else (1 << 62, len(data))
+        while k < len(lines) and lines[k] < first:
+            k += 1
+        if k < len(lines) and lines[k] < next_first:
+            wanted.append((first, start, end))
+            size += end - start
+    if size > len(data) * 0.7:
+        return None
+    return wanted
+
+
+def _previous_code_line(data: bytes, offset: int) -> bytes:
+    """The last non-blank, non-comment line before `offset` (a line start)."""
+    end = offset - 1
+    while end > 0:
+        start = data.rfind(b"\n", 0, end) + 1
+        text = data[start:end].strip()
+        if text and not text.startswith(b"#"):
+            return data[start:end]
+        end = start - 1
+    return b""
 
 
 def _interesting_names(data: bytes, targets: Targets) -> frozenset[str]:
@@ -487,8 +575,7 @@ def _shape(call: ast.AST, chain: list[ast.AST]) -> tuple[str, int | None, ast.AS
         if parent.attr == "hex":
             if isinstance(grand, ast.Subscript) and grand.value is parent:
                 n = _slice_upper(grand.slice)
-                if n is not None:
-                    return "hex[:N]", n, grand
+                return ("hex[:N]", n, grand) if n is not None else ("hex", None, grand)
             return "hex", None, parent
         if parent.attr == "int":
             return "int", None, parent
@@ -503,8 +590,7 @@ def _shape(call: ast.AST, chain: list[ast.AST]) -> tuple[str, int | None, ast.AS
         grand = chain[-2] if len(chain) >= 2 else None
         if isinstance(grand, ast.Subscript) and grand.value is parent:
             n = _slice_upper(grand.slice)
-            if n is not None:
-                return "str[:N]", n, grand
+            return ("str[:N]", n, grand) if n is not None else ("str", None, grand)
         return "str", None, parent
     if isinstance(parent, ast.FormattedValue) and parent.value is call:
         grand = chain[-2] if len(chain) >= 2 else parent
@@ -525,9 +611,17 @@ def _shape(call: ast.AST, chain: list[ast.AST]) -> tuple[str, int | None, ast.AS
     return "bare", None, call
 
 
+def _is_string_builder(func: ast.expr) -> bool:
+    """`str(...)` or `"...".format(...)`: the value still lands in the same name."""
+    if isinstance(func, ast.Name):
+        return func.id == "str"
+    return isinstance(func, ast.Attribute) and func.attr == "format" and isinstance(func.value, ast.Constant)
+
+
 def _assigned_to(node: ast.AST, chain: list[ast.AST]) -> str | None:
     """The name the generated value lands in: `user_id = ...`, `self.id = ...`, `f(id=...)`,
-    `{"id": ...}`; climbing through `x or ...` / `a if c else ...` and factory keywords."""
+    `{"id": ...}`; climbing through string building (f-strings, `+`, `%`, str(), .format()),
+    `x or ...`, `a if c else ...`, lambdas and factory keywords (`default_factory=`)."""
     index = len(chain) - 1
     for position in range(len(chain) - 1, -1, -1):
         if chain[position] is node:
@@ -535,7 +629,11 @@ def _assigned_to(node: ast.AST, chain: list[ast.AST]) -> str | None:
             break
     while index >= 0:
         parent = chain[index]
-        if isinstance(parent, (ast.BoolOp, ast.IfExp)) or (isinstance(parent, ast.Lambda) and parent.body is node):
+        if (
+            isinstance(parent, (ast.BoolOp, ast.IfExp, ast.BinOp, ast.FormattedValue, ast.JoinedStr))
+            or (isinstance(parent, ast.Lambda) and parent.body is node)
+            or (isinstance(parent, ast.Call) and _is_string_builder(parent.func))
+        ):
             node = parent
             index -= 1
             continue

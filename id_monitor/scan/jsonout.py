@@ -32,7 +32,7 @@ def to_json(result: ScanResult, comparison: Comparison | None = None) -> dict[st
             "failed": comparison.failed,
             "failed_services": comparison.failed_services,
             "services": {n: {"baseline": p.baseline, "remaining": p.remaining, "increase": p.increase,
-                             "migrated": p.migrated} for n, p in comparison.services.items()},  # fmt: skip
+                             "migrated": p.migrated} for n, p in comparison.services.items()},
             "new_sites": [r.as_dict() for r in comparison.new_sites],
         }
     config = result.config

@@ -11,7 +11,8 @@ Matching is case-sensitive so results do not depend on the platform.
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
+import re
+from fnmatch import fnmatchcase, translate
 
 ROOT_SERVICE = "(root)"
 
@@ -27,6 +28,39 @@ def matches(rel: str, pattern: str, *, is_dir: bool = False) -> bool:
     if "/" not in pattern:
         return fnmatchcase(parts[-1], pattern)
     return fnmatchcase(rel, pattern) or (is_dir and fnmatchcase(rel + "/", pattern))
+
+
+def _union(patterns: list[str]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{translate(p)})" for p in patterns)) if patterns else None
+
+
+class GlobSet:
+    """Many globs compiled into a few regular expressions: the walk checks every entry against the
+    excludes, so this is on the hot path for trees of thousands of files."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.patterns = patterns
+        self._dir_any = _union([p.rstrip("/") for p in patterns if p.endswith("/") and "/" not in p.rstrip("/")])
+        self._dir_anchored = [p.rstrip("/") for p in patterns if p.endswith("/") and "/" in p.rstrip("/")]
+        self._name = _union([p for p in patterns if "/" not in p])
+        self._path = _union([p for p in patterns if "/" in p and not p.endswith("/")])
+
+    def match(self, rel: str, *, is_dir: bool = False, parents_checked: bool = False) -> bool:
+        """`parents_checked`: the walk already matched every parent directory, so only the last
+        component (and whole-path globs) need checking."""
+        parts = rel.split("/")
+        directories = parts if is_dir else parts[:-1]
+        if parents_checked:
+            directories = directories[-1:] if is_dir else []
+        if self._dir_any is not None and any(self._dir_any.match(d) for d in directories):
+            return True
+        if self._dir_anchored and any(matches(rel, p + "/", is_dir=is_dir) for p in self._dir_anchored):
+            return True
+        if self._name is not None and self._name.match(parts[-1]):
+            return True
+        if self._path is not None and (self._path.match(rel) or (is_dir and self._path.match(rel + "/"))):
+            return True
+        return False
 
 
 def matches_any(rel: str, patterns: tuple[str, ...], *, is_dir: bool = False) -> bool:

@@ -22,17 +22,19 @@ def _bar(share: float | None, label: str) -> Table:
     else:
         style = "green" if share >= 0.999 else "yellow" if share >= 0.5 else "red"
         grid.add_row(ProgressBar(total=1.0, completed=share, width=8, complete_style=style, finished_style=style),
-                     f"{share:4.0%} {label}".strip())  # fmt: skip
+                     f"{share:4.0%} {label}".strip())
     return grid
 
 
-def _site_line(record: SiteRecord) -> str:
+def _site_line(record: SiteRecord, show_target: bool = False) -> str:
     site = record.site
     shape = f"{site.pattern}={site.truncation}" if site.truncation else site.pattern
+    if show_target:
+        shape = f"{site.target} {shape}"
     context = " ".join(x for x in (f"in {site.function}" if site.function else "",
-                                   f"-> {site.assigned_to}" if site.assigned_to else "") if x)  # fmt: skip
+                                   f"-> {site.assigned_to}" if site.assigned_to else "") if x)
     return (f"[cyan]{escape(record.path)}:{site.line}:{site.column}[/]  [bold]{shape}[/]  {escape(context)}  "
-            f"[dim]{escape(site.code)}[/]")  # fmt: skip
+            f"[dim]{escape(site.code)}[/]")
 
 
 def services_table(result: ScanResult, comparison: Comparison | None) -> Table:
@@ -70,7 +72,7 @@ def services_table(result: ScanResult, comparison: Comparison | None) -> Table:
         exempt = (summary.suppressed + summary.allowed) if summary else 0
         cells: list[object] = [escape(name), str(files), str(hits),
                                str(summary.sites_in("production") if summary else 0),
-                               str(summary.sites_in("test") if summary else 0)]  # fmt: skip
+                               str(summary.sites_in("test") if summary else 0)]
         cells += [str(exempt) if exempt else "-"] if any_exempt else []
         cells += [str(skipped) if skipped else "-"] if any_skipped else []
         table.add_row(*cells, bar)  # type: ignore[arg-type]
@@ -106,6 +108,7 @@ def render(console: Console, result: ScanResult, comparison: Comparison | None =
     active = result.active_sites
     exempt = [s for s in result.sites if s.status != "active"]
     skipped = result.skipped
+    several = len(result.config.targets.names) > 1
     console.print(services_table(result, comparison))
     patterns = patterns_table(result)
     if patterns is not None:
@@ -114,14 +117,14 @@ def render(console: Console, result: ScanResult, comparison: Comparison | None =
                f"({sum(1 for s in active if s.scope == 'production')} production, "
                f"{sum(1 for s in active if s.scope == 'test')} test), {len(exempt)} exempt, "
                f"{len(skipped)} skipped in {result.elapsed_seconds:.2f}s; targets: "
-               f"{', '.join(sorted(result.config.targets.names))}; config: {result.config.source}")  # fmt: skip
+               f"{', '.join(sorted(result.config.targets.names))}; config: {result.config.source}")
     console.print(Text(summary, style="dim"))
     if active:
         console.print(f"\n[bold]Sites[/] ({len(active)}):")
-        _print_list(console, [_site_line(s) for s in active], limit)
+        _print_list(console, [_site_line(s, several) for s in active], limit)
     if exempt:
         console.print(f"\n[bold]Exempt[/] ({len(exempt)}; not counted):")
-        _print_list(console, [f"[{s.status}] " + _site_line(s) for s in exempt], limit)
+        _print_list(console, [escape(f"[{s.status}] ") + _site_line(s, several) for s in exempt], limit)
     if skipped:
         console.print(f"\n[bold]Skipped[/] ({len(skipped)}; not analysed):")
         _print_list(console, [f"[cyan]{escape(f.path)}[/]  [yellow]{f.reason}[/]  {escape(f.detail or '')}" for f in skipped], limit)
@@ -129,9 +132,9 @@ def render(console: Console, result: ScanResult, comparison: Comparison | None =
         console.print()
         if comparison.failed:
             console.print(f"[bold red]Ratchet failed[/]: more sites than the baseline in "
-                          f"{', '.join(comparison.failed_services)}. New sites:")  # fmt: skip
+                          f"{', '.join(comparison.failed_services)}. New sites:")
             failed = set(comparison.failed_services)
-            _print_list(console, [_site_line(s) for s in comparison.new_sites if s.service in failed], limit)
+            _print_list(console, [_site_line(s, several) for s in comparison.new_sites if s.service in failed], limit)
         else:
             done = sum(p.baseline or 0 for p in comparison.services.values())
             left = sum(p.remaining for p in comparison.services.values())

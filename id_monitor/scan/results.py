@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from id_monitor.scan.config import ScanConfig
 from id_monitor.scan.detect import Site
-from id_monitor.scan.paths import matches_any, scope_for, service_for
+from id_monitor.scan.paths import GlobSet, service_for
 from id_monitor.scan.read import FileScan
 from id_monitor.scan.walk import Skipped
 
@@ -20,7 +20,7 @@ FILE_STATES: tuple[str, ...] = ("clean", "hits", "skipped")
 SKIP_REASONS: tuple[str, ...] = (
     "syntax_error", "decode_error", "too_large", "too_complex", "unreadable", "not_a_file",
     "symlink_loop", "symlink_duplicate",
-)  # fmt: skip
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -43,7 +43,7 @@ class SiteRecord:
 
     def as_dict(self) -> dict[str, object]:
         return {"path": self.path, "service": self.service, "scope": self.scope, "status": self.status,
-                **self.site.as_dict(), "fingerprint": self.fingerprint}  # fmt: skip
+                **self.site.as_dict(), "fingerprint": self.fingerprint}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class FileRecord:
 
     def as_dict(self) -> dict[str, object]:
         return {"path": self.path, "service": self.service, "scope": self.scope, "state": self.state,
-                "reason": self.reason, "detail": self.detail}  # fmt: skip
+                "reason": self.reason, "detail": self.detail}
 
 
 @dataclass(slots=True)
@@ -121,10 +121,11 @@ def build_result(root: str, config: ScanConfig, scans: list[FileScan], skipped: 
             services[name] = ServiceSummary(name)
         return services[name]
 
+    tests, allowlist = GlobSet(config.test_globs), GlobSet(config.allow_globs)
     for scan in scans:
         service = service_for(scan.rel, config.services)
-        scope = scope_for(scan.rel, config.test_globs)
-        allowed = bool(config.allow_globs) and matches_any(scan.rel, config.allow_globs)
+        scope = "test" if tests.match(scan.rel) else "production"
+        allowed = allowlist.match(scan.rel)
         group = summary(service)
         active = 0
         for site in scan.sites:
@@ -142,7 +143,7 @@ def build_result(root: str, config: ScanConfig, scans: list[FileScan], skipped: 
         group.files[(scope, state)] += 1
     for skip in skipped:
         service = service_for(skip.rel, config.services)
-        scope = scope_for(skip.rel, config.test_globs)
+        scope = "test" if tests.match(skip.rel) else "production"
         files.append(FileRecord(skip.rel, service, scope, "skipped", False, skip.reason, skip.detail))
         summary(service).files[(scope, "skipped")] += 1
     files.sort(key=lambda f: f.path)

@@ -61,7 +61,7 @@ def scan_files(candidates: list[Candidate], config: ScanConfig, jobs: int, progr
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     done = 0
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(config.targets, config.max_file_bytes)) as pool:  # fmt: skip
+                             initargs=(config.targets, config.max_file_bytes)) as pool:
         futures = {pool.submit(_scan_chunk, chunk): index for index, chunk in enumerate(chunks)}
         for future in as_completed(futures):
             index = futures[future]
@@ -73,7 +73,7 @@ def scan_files(candidates: list[Candidate], config: ScanConfig, jobs: int, progr
 
 
 def run_scan(paths: list[Path], root: Path, config: ScanConfig, jobs: int | None = None,
-             progress: Progress | None = None, on_discovered: Callable[[int], None] | None = None) -> ScanResult:  # fmt: skip
+             progress: Progress | None = None, on_discovered: Callable[[int], None] | None = None) -> ScanResult:
     """Scan `paths` (files or directories) and group the results relative to `root`."""
     started = time.perf_counter()
     candidates, skipped = discover(paths, root, config.exclude_globs, config.max_file_bytes)

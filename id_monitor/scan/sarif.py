@@ -46,12 +46,12 @@ def _result(record: SiteRecord) -> dict[str, object]:
                            "endColumn": site.end_column, "snippet": {"text": site.code}},
             },
             **({"logicalLocations": [{"fullyQualifiedName": site.function, "kind": "function"}]} if site.function else {}),
-        }],  # fmt: skip
+        }],
         "partialFingerprints": {FINGERPRINT_KEY: record.fingerprint},
         "properties": {
             "service": record.service, "scope": record.scope, "target": site.target, "pattern": site.pattern,
             "truncation": site.truncation, "assignedTo": site.assigned_to, "status": record.status,
-        },  # fmt: skip
+        },
     }
     if record.status == "suppressed":
         result["suppressions"] = [{"kind": "inSource", "justification": "# id-monitor: ignore comment"}]
@@ -97,4 +97,4 @@ def to_sarif(result: ScanResult) -> dict[str, object]:
             "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
             "results": [_result(r) for r in result.sites],
         }],
-    }  # fmt: skip
+    }

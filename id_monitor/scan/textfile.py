@@ -26,11 +26,11 @@ from id_monitor.scan.results import FILE_STATES, SCOPES, ScanResult
 def build_registry(result: ScanResult, comparison: Comparison | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=True)
     sites = Gauge("id_monitor_scan_call_sites", "uuid4 (and other configured) generation sites left in code.",
-                  ["service", "pattern", "scope"], registry=registry)  # fmt: skip
+                  ["service", "pattern", "scope"], registry=registry)
     files = Gauge("id_monitor_scan_files", "Python files scanned, by outcome.",
-                  ["service", "scope", "state"], registry=registry)  # fmt: skip
+                  ["service", "scope", "state"], registry=registry)
     exempt = Gauge("id_monitor_scan_exempt_call_sites", "Sites not counted: suppressed inline or allowed by config.",
-                   ["service", "reason"], registry=registry)  # fmt: skip
+                   ["service", "reason"], registry=registry)
     for name, summary in result.services.items():
         for scope in SCOPES:
             for pattern in PATTERNS:
@@ -41,9 +41,9 @@ def build_registry(result: ScanResult, comparison: Comparison | None = None) -> 
         exempt.labels(name, "allowed").set(summary.allowed)
     if comparison is not None:
         baseline = Gauge("id_monitor_scan_baseline_call_sites", "Sites per service in the saved baseline.",
-                         ["service"], registry=registry)  # fmt: skip
+                         ["service"], registry=registry)
         migrated = Gauge("id_monitor_scan_migrated_ratio", "1 - remaining / baseline sites per service.",
-                         ["service"], registry=registry)  # fmt: skip
+                         ["service"], registry=registry)
         for name, progress in comparison.services.items():
             baseline.labels(name).set(progress.baseline or 0)
             if progress.migrated is not None:

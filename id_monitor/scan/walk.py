@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from id_monitor.scan.paths import matches_any
+from id_monitor.scan.paths import GlobSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class _Walker:
     def __init__(self, root: Path, exclude: tuple[str, ...], max_file_bytes: int) -> None:
         self.root = root
         self.root_real = os.path.realpath(root)
-        self.exclude = exclude
+        self.exclude = GlobSet(exclude)
         self.max_file_bytes = max_file_bytes
         self.files: list[Candidate] = []
         self.skipped: list[Skipped] = []
@@ -108,7 +108,7 @@ class _Walker:
                     self.skip(child_rel, "unreadable", exc.strerror or str(exc))
                     continue
                 if is_dir:
-                    if matches_any(child_rel, self.exclude, is_dir=True):
+                    if self.exclude.match(child_rel, is_dir=True, parents_checked=True):
                         continue
                     if is_link:
                         try:
@@ -125,7 +125,7 @@ class _Walker:
                             continue
                     children.append((entry.path, child_rel, seen))
                 elif entry.name.endswith(".py"):
-                    if matches_any(child_rel, self.exclude):
+                    if self.exclude.match(child_rel, parents_checked=True):
                         continue
                     self.file(entry.path, child_rel, is_link)
             stack.extend(reversed(children))

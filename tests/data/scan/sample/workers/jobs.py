@@ -1,0 +1,5 @@
+import uuid
+
+
+def job_key(name: str) -> str:
+    return f"{name}:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
