@@ -88,10 +88,15 @@ class UuidCodec:
         return _uuid_timestamp_ms(canonical, version), parts
 
     def encode(self, value: Any) -> str:
-        text = str(_uuid.UUID(str(value)))
-        if self.case == "any" and isinstance(value, str):
-            text = value
+        """`value` is a uuid.UUID or its canonical string; it must satisfy this codec's options."""
+        text = str(value)
+        if re.fullmatch(self.regex(), text) is None:
+            raise ValueError(f"{text!r} is not a UUID of this format ({self.describe()})")
         return text
+
+    def describe(self) -> str:
+        versions = "any version" if not self.strict else "versions " + ",".join(map(str, self.versions))
+        return f"{versions}, {'lower case' if self.case == 'lower' else 'any case'}"
 
 
 # --- Crockford base32 (ULID, TypeID) ----------------------------------------------------------
