@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Sequence
 
-from fastapi import FastAPI, Header, HTTPException, Request, Response
+from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -88,16 +88,16 @@ def create_app(
     app.state.id_layer = None
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/metrics")
-    def metrics(request: Request) -> Response:
+    async def metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(encoder(registry), media_type=content_type)
 
     @app.post("/sessions", status_code=201)
-    def open_session(x_user_id: UserHeader = None) -> dict[str, str]:
+    async def open_session(x_user_id: UserHeader = None) -> dict[str, str]:
         user = _user(x_user_id)
         session_id = issue.session(user)
         with store.lock:
@@ -105,7 +105,7 @@ def create_app(
         return {"session_id": session_id}
 
     @app.post("/threads", status_code=201)
-    def create_thread(body: NewThread, x_user_id: UserHeader = None) -> dict[str, Any]:
+    async def create_thread(body: NewThread, x_user_id: UserHeader = None) -> dict[str, Any]:
         user = _user(x_user_id)
         thread = Thread(issue.thread(), user, body.title, int(time.time() * 1000))
         with store.lock:
@@ -114,20 +114,20 @@ def create_app(
         return public(thread)
 
     @app.get("/threads")
-    def list_threads(x_user_id: UserHeader = None) -> dict[str, Any]:
+    async def list_threads(x_user_id: UserHeader = None) -> dict[str, Any]:
         user = _user(x_user_id)
         threads = [public(t) for t in store.threads.values() if t.owner == user]
         return {"threads": threads}
 
     @app.get("/threads/{thread_id}")
-    def get_thread(thread_id: str, x_user_id: UserHeader = None) -> dict[str, Any]:
+    async def get_thread(thread_id: str, x_user_id: UserHeader = None) -> dict[str, Any]:
         thread = store.thread_of(thread_id, _user(x_user_id))
         if thread is None:
             raise HTTPException(status_code=404, detail="no such thread")
         return public(thread)
 
     @app.post("/threads/{thread_id}/messages", status_code=201)
-    def post_message(thread_id: str, body: NewMessage, x_user_id: UserHeader = None) -> dict[str, Any]:
+    async def post_message(thread_id: str, body: NewMessage, x_user_id: UserHeader = None) -> dict[str, Any]:
         user = _user(x_user_id)
         if store.thread_of(thread_id, user) is None:
             raise HTTPException(status_code=404, detail="no such thread")
@@ -150,17 +150,23 @@ def create_app(
         return public(message)
 
     @app.get("/threads/{thread_id}/messages")
-    def list_messages(thread_id: str, after: str | None = None, x_user_id: UserHeader = None) -> dict[str, Any]:
+    async def list_messages(
+        thread_id: str,
+        after: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        x_user_id: UserHeader = None,
+    ) -> dict[str, Any]:
+        """A page of the thread's messages, oldest first, after the `after` cursor if given."""
         if store.thread_of(thread_id, _user(x_user_id)) is None:
             raise HTTPException(status_code=404, detail="no such thread")
         messages = store.messages[thread_id]
         if after is not None:
             ids = [m.message_id for m in messages]
             messages = messages[ids.index(after) + 1 :] if after in ids else []
-        return {"messages": [public(m) for m in messages]}
+        return {"messages": [public(m) for m in messages[:limit]]}
 
     @app.post("/connections", status_code=201)
-    def open_connection(x_user_id: UserHeader = None) -> dict[str, Any]:
+    async def open_connection(x_user_id: UserHeader = None) -> dict[str, Any]:
         user = _user(x_user_id)
         connection = Connection(issue.connection(user), user, int(time.time() * 1000))
         with store.lock:
@@ -168,12 +174,12 @@ def create_app(
         return public(connection)
 
     @app.get("/connections")
-    def list_connections(x_user_id: UserHeader = None) -> dict[str, Any]:
+    async def list_connections(x_user_id: UserHeader = None) -> dict[str, Any]:
         user = _user(x_user_id)
         return {"connections": [public(c) for c in store.connections.values() if c.owner == user and c.open]}
 
     @app.delete("/connections/{connection_id}", status_code=204)
-    def close_connection(connection_id: str, x_user_id: UserHeader = None) -> Response:
+    async def close_connection(connection_id: str, x_user_id: UserHeader = None) -> Response:
         connection = store.connection_of(connection_id, _user(x_user_id))
         if connection is None or not connection.open:
             return JSONResponse({"detail": "no such connection"}, status_code=404)
