@@ -71,6 +71,11 @@ class Classifier:
         except Exception:  # noqa: BLE001 - a bug in a decoder must not take the pipeline down
             return IdInfo(status="unknown", reason="error")
 
+    @property
+    def cached(self) -> int:
+        """How many results the cache holds now (at most `cache_size`)."""
+        return len(self._young) + len(self._old)
+
     def cache_clear(self) -> None:
         self._young = {}
         self._old = {}
