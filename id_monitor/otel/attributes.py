@@ -53,6 +53,7 @@ def id_attributes(field: str, info: IdInfo) -> dict[str, str]:
     return attributes
 
 
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})((?:-.*)?)", re.S)
 _RANK = {"target": 0, "legacy": 1, "unknown": 2}
 
 
@@ -92,3 +93,27 @@ def exemplar_of(span: Span) -> dict[str, str] | None:
     if not context.is_valid or not context.trace_flags.sampled:
         return None
     return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
+
+
+def exemplar_from_traceparent(traceparent: str | bytes | None) -> dict[str, str] | None:
+    """Exemplar labels from a W3C `traceparent` header (e.g. a Kafka record header), if sampled.
+
+    `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; anything else, an all-zero id or an
+    unsampled flag gives None, so a malformed header never becomes a label.
+    """
+    if traceparent is None:
+        return None
+    if isinstance(traceparent, bytes):
+        try:
+            traceparent = traceparent.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    match = _TRACEPARENT.fullmatch(traceparent.strip())
+    if match is None:
+        return None
+    version, trace_id, span_id, flags, rest = match.groups()
+    if version == "ff" or (version == "00" and rest):
+        return None
+    if trace_id == "0" * 32 or span_id == "0" * 16 or not int(flags, 16) & 0x01:
+        return None
+    return {"trace_id": trace_id, "span_id": span_id}
