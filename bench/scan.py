@@ -201,7 +201,7 @@ def build_tree(root: Path, files: int, seed: int) -> dict[str, Module]:
 
 def timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[bytes]]:
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True)
+    proc = subprocess.run(cmd, capture_output=True, check=False)
     return time.perf_counter() - started, proc
 
 
@@ -302,7 +302,9 @@ def account(tree: Path, truth: dict[str, Module], ours: dict, ruff: list[dict]) 
         if rel in ruff_syntax:
             categories[f"both cannot analyse: {skipped[rel]['reason']} (ruff: syntax error diagnostic)"] += 1
         else:
-            categories[f"we skip, ruff analysed: {skipped[rel]['reason']}"] += 1
+            ruff_sites_there = sum(1 for k in ruff_sites if k[0] == rel)
+            categories[f"we skip ({skipped[rel]['reason']}); ruff: no syntax diagnostic, {ruff_sites_there} "
+                       f"site(s) (for invalid UTF-8 it only warns 'Failed to lint' on stderr)"] += 1
     for rel in sorted(ruff_syntax - set(skipped)):
         unexplained.append(f"ruff syntax error only: {rel}")
     print(f"\nsite-by-site accounting: ours {len(ours_active)} active + {len(ours_exempt)} exempt, "

@@ -79,7 +79,7 @@ class Site:
 
 
 class _Scope:
-    __slots__ = ("kind", "parent", "bindings", "globals", "qualname")
+    __slots__ = ("bindings", "globals", "kind", "parent", "qualname")
 
     def __init__(self, kind: str, parent: _Scope | None, qualname: str | None) -> None:
         self.kind = kind
@@ -129,13 +129,13 @@ def detect(data: bytes, targets: Targets, filename: str = "<source>") -> list[Si
 # run that is not inside a multi-line string; a wrong split cannot go unnoticed, because the block
 # before it would not parse, and any block that fails sends the whole file to a full parse.
 BLOCK_PARSE_ABOVE = 6000  # bytes; below this one parse is cheaper than the bookkeeping
-_BLOCK_START = re.compile(rb"^(?:@|def\b|class\b|async[ \t]+def\b)", re.M)
+_BLOCK_START = re.compile(rb"^(?:@|def\b|class\b|async[ \t]+def\b)", re.MULTILINE)
 _STRING_OR_COMMENT = re.compile(
     rb'#[^\n]*|"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
     rb'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'',
-    re.S,
+    re.DOTALL,
 )
-_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.MULTILINE)
 
 
 def _parse(data: bytes, filename: str, lines: list[int] | None) -> ast.Module:
