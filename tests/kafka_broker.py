@@ -126,6 +126,8 @@ class KafkaBroker:
             key_iter = iter(keys) if keys is not None else None
             for value in values:
                 key = next(key_iter) if key_iter is not None else None
+                if value is None and key is None:
+                    key = b"tombstone"  # Kafka needs a key or a value
                 producer.send(topic, value=value, key=key, partition=partition, headers=headers)
                 count += 1
             producer.flush(timeout=60)
@@ -188,3 +190,187 @@ def kafka_bootstrap(kafka_broker: KafkaBroker) -> str:
 def kafka_topic(kafka_broker: KafkaBroker) -> str:
     """A fresh single-partition topic per test."""
     return kafka_broker.create_topic()
+
+
+# -- the agent as a real process, and reading its metrics ---------------------------------------
+
+PYTHON = ROOT / ".venv" / "bin" / "python"
+COUNTED_FAMILIES = (
+    "id_monitor_ids_total",
+    "id_monitor_findings_total",
+    "id_monitor_messages_total",
+    "id_monitor_id_age_seconds_count",
+)
+
+
+def parse_metrics(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a Prometheus text exposition, keyed by (sample name, labels)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def counted(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> dict:
+    """Only the counts that depend on the messages (not on timing): IDs, findings, messages, ages."""
+    return {key: value for key, value in samples.items() if key[0] in COUNTED_FAMILIES}
+
+
+def total(samples: dict, name: str, **labels: str) -> float:
+    """Sum of a sample over every series whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, lbls), v in samples.items() if n == name and want <= lbls)
+
+
+def http_get(url: str, accept: str | None = None, timeout: float = 5.0) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = "condition"):
+    """Poll `predicate` until it returns a truthy value; fail with `message` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # the process may not be listening yet
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message} (last error: {last_error})")
+
+
+class AgentProcess:
+    """`python -m id_monitor run --config FILE` as a child process with its own metrics port.
+
+    `config` is the YAML mapping (metrics.listen is filled in); stderr (JSON logs) goes to a file.
+    """
+
+    def __init__(self, directory: Path, config: dict, *, name: str = "agent", batch_size: int | None = None,
+                 stdin: bool = False, extra_args: list[str] | None = None) -> None:
+        import yaml
+
+        self.port = free_port()
+        self.name = name
+        config = {**config, "metrics": {"listen": f"127.0.0.1:{self.port}"}}
+        self.config_path = directory / f"{name}.yaml"
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.log_path = directory / f"{name}.log"
+        self.stdout_path = directory / f"{name}.out"
+        args = [str(PYTHON), "-m", "id_monitor", "run", "--config", str(self.config_path)]
+        if batch_size is not None:
+            args += ["--batch-size", str(batch_size)]
+        args += extra_args or []
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ID_MONITOR_")}
+        self._log = open(self.log_path, "ab")
+        self._out = open(self.stdout_path, "ab")
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self._out, stderr=self._log,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def scrape(self) -> dict:
+        status, body = http_get(f"{self.url}/metrics")
+        assert status == 200, body
+        return parse_metrics(body)
+
+    def get(self, path: str, accept: str | None = None) -> tuple[int, str]:
+        return http_get(f"{self.url}{path}", accept=accept)
+
+    def ready(self) -> bool:
+        try:
+            return self.get("/readyz")[0] == 200
+        except OSError:
+            return False
+
+    def messages(self) -> float:
+        try:
+            return total(self.scrape(), "id_monitor_messages_total")
+        except OSError:
+            return -1
+
+    def wait_messages(self, count: int, timeout: float = 60) -> dict:
+        """Wait until this agent has counted `count` messages; returns the scrape."""
+        def done():
+            self.assert_alive()
+            samples = self.scrape()
+            return samples if total(samples, "id_monitor_messages_total") >= count else None
+
+        return wait_until(done, timeout, message=f"{self.name} to count {count} messages")
+
+    def assert_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n{self.logs()[-3000:]}")
+
+    def logs(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def log_events(self) -> list[dict]:
+        import json
+
+        events = []
+        for line in self.logs().splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                events.append(json.loads(line))
+        return events
+
+    def terminate(self, timeout: float = 15) -> tuple[int, float]:
+        """SIGTERM; returns (exit code, seconds it took to exit)."""
+        started = time.monotonic()
+        self.proc.terminate()
+        code = self.proc.wait(timeout=timeout)
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self._log.close()
+        self._out.close()
+
+
+def oracle_metrics(config_yaml: dict, source: str, values: Iterable[bytes | None]) -> dict:
+    """What the agent should export for these raw messages: the same Judge and IdMetrics run in
+    this process (no Kafka, no HTTP) over the same bytes, in the same order."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from id_monitor.agent import Checker
+    from id_monitor.classify import Classifier
+    from id_monitor.config import Config
+    from id_monitor.metrics import IdMetrics
+    from id_monitor.policy import Judge
+    from id_monitor.schema import load_schema
+
+    config = Config.model_validate({k: v for k, v in config_yaml.items() if k not in ("kafka", "violations")})
+    schema = load_schema(config.schema)
+    judge = Judge(config, Classifier(schema, cache_size=config.limits.cache_size,
+                                     max_length=config.limits.max_id_length))
+    metrics = IdMetrics(config, schema, [source], registry=CollectorRegistry())
+    checker = Checker(config, judge, metrics)
+    for value in values:
+        checker.check(source, value)
+    return counted(parse_metrics(generate_latest(metrics.registry).decode()))

@@ -26,11 +26,17 @@ def run(
     input_path: Optional[Path] = typer.Option(
         None, "--input", "-i", help="Read JSON Lines from this file instead of stdin (no-Kafka mode)."
     ),
+    batch_size: int = typer.Option(
+        2000, "--batch-size", min=1, max=100_000,
+        help="Kafka: most records per poll. Offsets are committed per batch, so this also bounds "
+        "how many messages a crash can make the next run check twice.",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error"),
 ) -> None:
     from id_monitor.agent import Agent
     from id_monitor.config import ConfigError, load_config
     from id_monitor.logs import configure
+    from id_monitor.sources.kafka import ConsumerTuning
 
     configure(log_level)
     try:
@@ -50,7 +56,8 @@ def run(
             raise typer.Exit(2) from None
     try:
         try:
-            agent = Agent.from_config(cfg, input_stream=stream)
+            agent = Agent.from_config(cfg, input_stream=stream,
+                                      tuning=ConsumerTuning(max_poll_records=batch_size))
         except OSError as exc:  # metrics.listen port taken or not bindable
             typer.echo(f"id-monitor run: cannot listen on {cfg.metrics.listen}: {exc.strerror}", err=True)
             raise typer.Exit(2) from None
