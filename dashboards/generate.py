@@ -512,8 +512,10 @@ def overview() -> dict[str, Any]:
                 "run, session and user IDs live long, so theirs is their age.",
                 [
                     (
-                        f"histogram_quantile({quantile}, sum by (field, le) "
-                        f"(rate(id_monitor_id_age_seconds_bucket{{{AGENT_FIELD}}}[{RATE}])))",
+                        (
+                            f"histogram_quantile({quantile}, sum by (field, le) "
+                            f"(rate(id_monitor_id_age_seconds_bucket{{{AGENT_FIELD}}}[{RATE}])))"
+                        ),
                         "{{field}}",
                     )
                 ],

@@ -25,10 +25,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -246,7 +247,7 @@ class TextfileExporter:
 
 def serve_textfile(path: Path) -> TextfileExporter:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             if self.path != "/metrics":
                 self.send_error(404)
                 return
@@ -321,7 +322,7 @@ def variable_query(variable: Mapping[str, Any]) -> str | None:
     return query if variable.get("type") == "query" else None
 
 
-LABEL_VALUES = re.compile(r"^label_values\((?:(?P<selector>.+),\s*)?(?P<label>\w+)\)$", re.S)
+LABEL_VALUES = re.compile(r"^label_values\((?:(?P<selector>.+),\s*)?(?P<label>\w+)\)$", re.DOTALL)
 
 
 def substitute(expr: str, values: Mapping[str, Sequence[str] | str], intervals: Mapping[str, str]) -> str:

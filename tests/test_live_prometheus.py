@@ -1,0 +1,439 @@
+"""End to end: a real Prometheus scrapes the real agent consuming a real Kafka broker.
+
+The stack (one per module):
+
+- the session Kafka broker (tests/kafka_broker.py) with a fresh 2-partition topic, and a producer
+  thread writing the traffic generator's realistic mix (target, legacy and unknown IDs, nested and
+  flat envelopes, about 1% unreadable messages) with wall-clock timestamps, but no isolation
+  breach: those are injected by the tests;
+- `id-monitor run` (the agent) consuming that topic, metrics on a free loopback port;
+- the example service (examples/chat_service) under uvicorn, with a client thread driving it;
+- the scanner's textfile (`id-monitor scan --prometheus`) served the way node_exporter's textfile
+  collector would serve it;
+- Prometheus (tests/prometheus_server.py) scraping all three every second and evaluating
+  alerts/id-monitor.rules.yml every second.
+
+Then: every query of every dashboard panel, with its template variables resolved through
+Prometheus as Grafana resolves them, returns data; a copy of a dashboard with a misspelled metric
+fails that check; the rules evaluate without error on real data; and an injected isolation breach
+(through the agent, and through the service) makes IdMonitorIsolationBreach fire.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+
+from tests.kafka_broker import KafkaBroker
+from tests.prometheus_server import (
+    DASHBOARDS,
+    RULES,
+    PrometheusError,
+    PrometheusServer,
+    TextfileExporter,
+    dashboard_queries,
+    free_port,
+    iter_panels,
+    load_dashboard,
+    resolve_variables,
+    serve_textfile,
+    start_prometheus,
+    substitute,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENT_JOB = "id-monitor"  # the job name alerts/id-monitor.rules.yml expects for the agent
+SERVICE_JOB = "chat-service"
+SCAN_JOB = "node"
+# What Grafana would put in for a 1 s scrape interval and a short range.
+INTERVALS = {"$__rate_interval": "15s", "$__range": "5m", "$__interval": "2s"}
+MALFORMED_EVERY = 97  # about 1% of the messages cannot be read
+
+pytestmark = [pytest.mark.kafka, pytest.mark.prometheus, pytest.mark.slow, pytest.mark.timeout(420)]
+
+
+# -- the parts ---------------------------------------------------------------------------------
+
+
+class Producer(threading.Thread):
+    """Writes the generator's realistic mix to Kafka at about `rate` messages/s until stopped."""
+
+    def __init__(self, bootstrap: str, topic: str, rate: float = 150.0) -> None:
+        super().__init__(daemon=True, name="traffic-producer")
+        self.bootstrap, self.topic, self.rate = bootstrap, topic, rate
+        self.stopping = threading.Event()
+        self.sent = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from kafka import KafkaProducer
+
+        from id_monitor.traffic import Mix, TrafficGenerator
+
+        generator = TrafficGenerator(seed=6, mix=Mix(breach=0.0), now_ms=None)
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5, acks=1)
+        try:
+            batch = max(1, int(self.rate / 10))
+            while not self.stopping.is_set():
+                for _ in range(batch):
+                    self.sent += 1
+                    if self.sent % MALFORMED_EVERY == 0:
+                        value = b'{"type": "agent_started", "thread_id": "thread_'  # cut off mid-message
+                    else:
+                        message, _truth = generator.next()
+                        value = orjson.dumps(message)
+                    producer.send(self.topic, value)
+                producer.flush(timeout=10)
+                self.stopping.wait(0.1)
+        except BaseException as exc:  # noqa: BLE001 -- reported in the diagnostics, never swallowed
+            self.error = exc
+        finally:
+            producer.close(timeout=5)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=15)
+
+
+class ServiceClient(threading.Thread):
+    """Drives the example service like a few users would: connect, open threads, post messages
+    (streamed to their own connection), page through them."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(daemon=True, name="service-client")
+        self.base_url = base_url
+        self.stopping = threading.Event()
+        self.requests = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        import httpx
+
+        users = [str(uuid.uuid5(uuid.NAMESPACE_DNS, f"user-{i}.example")) for i in range(4)]
+        try:
+            with httpx.Client(base_url=self.base_url, timeout=10) as client:
+                while not self.stopping.is_set():
+                    for user in users:
+                        headers = {"X-User-ID": user}
+                        connection = client.post("/connections", headers=headers).json()["connection_id"]
+                        thread = client.post("/threads", json={"title": "costs"}, headers=headers).json()["thread_id"]
+                        posted = client.post(
+                            f"/threads/{thread}/messages",
+                            json={"text": "summarize", "connection_id": connection},
+                            headers=headers,
+                        ).json()
+                        client.get(f"/threads/{thread}/messages", params={"after": posted["message_id"]}, headers=headers)
+                        self.requests += 4
+                    self.stopping.wait(0.2)
+        except BaseException as exc:  # noqa: BLE001 -- reported in the diagnostics
+            self.error = exc
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=15)
+
+
+def wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{process.args} exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not answering after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def start_process(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def agent_command(config: Path) -> list[str]:
+    return [sys.executable, "-m", "id_monitor", "run", "--config", str(config)]
+
+
+@dataclass
+class Stack:
+    prometheus: PrometheusServer
+    broker: KafkaBroker
+    topic: str
+    agent_log: Path
+    service_url: str
+    producer: Producer
+    client: ServiceClient
+    logs: list[Path] = field(default_factory=list)
+
+    def diagnostics(self) -> str:
+        parts = [f"--- {log.name} (tail)\n{log.read_text(errors='replace')[-1500:]}" for log in self.logs]
+        parts.append(f"--- producer sent {self.producer.sent}, error {self.producer.error!r}")
+        parts.append(f"--- service client requests {self.client.requests}, error {self.client.error!r}")
+        return "\n".join(parts)
+
+    def value(self, expr: str) -> float | None:
+        result = self.prometheus.query(expr)
+        return float(result[0]["value"][1]) if result else None
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not os.access(sys.executable, os.X_OK):
+        pytest.fail("no Python interpreter to run the agent")
+    work = tmp_path_factory.mktemp("live")
+    topic = kafka_broker.create_topic(f"agent-events-{uuid.uuid4().hex[:8]}", partitions=2)
+
+    agent_port, service_port = free_port(), free_port()
+    config = work / "agent.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "schema": "netra",
+                "kafka": {
+                    "bootstrap_servers": kafka_broker.bootstrap,
+                    "group_id": f"id-monitor-live-{uuid.uuid4().hex[:8]}",
+                    "topics": [topic],
+                },
+                "metrics": {"listen": f"127.0.0.1:{agent_port}"},
+            }
+        )
+    )
+    agent_log, service_log = work / "agent.log", work / "chat-service.log"
+    processes: list[subprocess.Popen] = []
+    threads: list[Producer | ServiceClient] = []
+    exporter: TextfileExporter | None = None
+    prometheus: PrometheusServer | None = None
+    try:
+        agent = start_process(agent_command(config), agent_log)
+        processes.append(agent)
+        service = start_process(
+            [sys.executable, "-m", "examples.chat_service", "--host", "127.0.0.1", "--port", str(service_port)],
+            service_log,
+        )
+        processes.append(service)
+        wait_http(f"http://127.0.0.1:{agent_port}/metrics", agent, agent_log)
+        wait_http(f"http://127.0.0.1:{service_port}/healthz", service, service_log)
+
+        textfile = work / "id_monitor_scan.prom"
+        scanned = subprocess.run(
+            [sys.executable, "-m", "id_monitor", "scan", str(ROOT / "tests" / "data" / "scan" / "sample"),
+             "--prometheus", str(textfile)],
+            check=False, capture_output=True, text=True, cwd=ROOT, timeout=120,
+        )
+        assert textfile.exists(), f"id-monitor scan wrote no textfile ({scanned.returncode}):\n{scanned.stderr}"
+        exporter = serve_textfile(textfile)
+
+        producer = Producer(kafka_broker.bootstrap, topic)
+        client = ServiceClient(f"http://127.0.0.1:{service_port}")
+        for thread in (producer, client):
+            thread.start()
+            threads.append(thread)
+
+        prometheus = start_prometheus(
+            work / "prometheus",
+            {
+                AGENT_JOB: [f"127.0.0.1:{agent_port}"],
+                SERVICE_JOB: [f"127.0.0.1:{service_port}"],
+                SCAN_JOB: [exporter.address],
+            },
+            [RULES],
+        )
+        live = Stack(prometheus, kafka_broker, topic, agent_log, f"http://127.0.0.1:{service_port}", producer,
+                     client, [agent_log, service_log, prometheus.log_path])
+        for job in (AGENT_JOB, SERVICE_JOB, SCAN_JOB):
+            prometheus.wait_until_scraped(job, timeout=60)
+        for job in (AGENT_JOB, SERVICE_JOB):
+            prometheus.wait_for(
+                f"IDs counted by {job}",
+                lambda job=job: (live.value(f'sum(rate(id_monitor_ids_total{{job="{job}"}}[15s]))') or 0) > 0,
+                timeout=90,
+            )
+        yield live
+    finally:
+        for thread in threads:
+            thread.stop()
+        if prometheus is not None:
+            prometheus.stop()
+        if exporter is not None:
+            exporter.close()
+        for process in processes:
+            stop_process(process)
+
+
+# -- dashboards against live data -----------------------------------------------------------------
+
+
+def panel_problems(server: PrometheusServer, dashboard: dict[str, Any]) -> list[str]:
+    """Each panel query that errors or returns no finite sample, named and with its query."""
+    values = resolve_variables(server, dashboard, INTERVALS)
+    problems = [f"variable ${name} has no values" for name, found in values.items() if not found]
+    for query in dashboard_queries(dashboard):
+        expr = substitute(query.expr, values, INTERVALS)
+        try:
+            result = server.query(expr)
+        except PrometheusError as exc:
+            problems.append(f"{query.name}: {exc}\n    {expr}")
+            continue
+        if not any(math.isfinite(float(sample["value"][1])) for sample in result):
+            problems.append(f"{query.name}: no data ({len(result)} series, none finite)\n    {expr}")
+    return problems
+
+
+def settled_problems(stack: Stack, dashboard: dict[str, Any], timeout: float = 45) -> list[str]:
+    """Panel problems once the data had time to arrive (a 15 s rate window needs 15 s of scrapes);
+    what is still wrong after `timeout` is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        problems = panel_problems(stack.prometheus, dashboard)
+        if not problems or time.monotonic() > deadline:
+            return problems
+        time.sleep(2)
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=[p.stem for p in DASHBOARDS])
+def test_every_panel_query_returns_data(stack: Stack, path: Path) -> None:
+    dashboard = load_dashboard(path)
+    queries = dashboard_queries(dashboard)
+    assert len(queries) >= 8
+    problems = settled_problems(stack, dashboard)
+    assert problems == [], "\n".join(problems) + "\n" + stack.diagnostics()
+
+
+def test_variables_resolve_to_the_live_jobs(stack: Stack) -> None:
+    dashboard = load_dashboard(ROOT / "dashboards" / "id-monitor-migration.json")
+    values = resolve_variables(stack.prometheus, dashboard, INTERVALS)
+    assert {AGENT_JOB, SERVICE_JOB} <= set(values["job"])
+    assert values["scan_job"] == [SCAN_JOB]
+    assert values["service"], "the scanner's textfile names no service"
+    assert "thread_id" in values["field"]
+
+
+def test_a_misspelled_metric_in_a_copy_fails_the_live_check(stack: Stack) -> None:
+    intact = load_dashboard(ROOT / "dashboards" / "id-monitor-overview.json")
+    assert settled_problems(stack, intact) == []
+
+    broken = copy.deepcopy(intact)
+    panel = next(p for p in iter_panels(broken) if p["title"] == "IDs checked by status, per job and field")
+    target = panel["targets"][0]
+    assert "id_monitor_ids_total" in target["expr"]
+    target["expr"] = target["expr"].replace("id_monitor_ids_total", "id_monitor_id_total")
+
+    problems = panel_problems(stack.prometheus, broken)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("id-monitor-overview: IDs checked by status, per job and field [A]: no data")
+    assert "id_monitor_id_total" in problems[0]
+
+
+# -- rules against live data ---------------------------------------------------------------------------
+
+
+def test_rules_evaluate_cleanly_on_live_data(stack: Stack) -> None:
+    def evaluated() -> list[dict[str, Any]] | None:
+        groups = stack.prometheus.rule_groups()
+        rules = [r for g in groups for r in g["rules"]]
+        done = all(not r.get("lastEvaluation", "").startswith("0001-") for r in rules)
+        return rules if rules and done else None
+
+    rules = stack.prometheus.wait_for("every rule evaluated once", evaluated, timeout=30)
+    assert {g["file"] for g in stack.prometheus.rule_groups()} == {str(RULES)}
+    broken = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+    assert broken == []
+
+    ratio = stack.prometheus.wait_for(
+        "the 5m violation ratio of the agent",
+        lambda: stack.value(f'job:id_monitor_violation_ratio:ratio_rate5m{{job="{AGENT_JOB}"}}'),
+        timeout=30,
+    )
+    # The mix carries ~2% unknown IDs per field: violations, but far from all IDs.
+    assert 0 < ratio < 0.2
+
+
+def breach_alerts(stack: Stack, job: str) -> list[dict[str, Any]]:
+    return [
+        a for a in stack.prometheus.alerts()
+        if a["labels"].get("alertname") == "IdMonitorIsolationBreach" and a["labels"].get("job") == job
+    ]
+
+
+def breach_count(stack: Stack, job: str) -> float:
+    return stack.value(f'sum(id_monitor_findings_total{{job="{job}", rule="isolation_breach"}})') or 0.0
+
+
+def wait_for_firing_breach(stack: Stack, job: str, timeout: float = 60) -> dict[str, Any]:
+    def firing() -> dict[str, Any] | None:
+        return next((a for a in breach_alerts(stack, job) if a["state"] == "firing"), None)
+
+    try:
+        return stack.prometheus.wait_for(f"IdMonitorIsolationBreach firing for {job}", firing, timeout)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{stack.diagnostics()}") from None
+
+
+def test_breach_through_the_agent_fires_the_alert(stack: Stack) -> None:
+    from id_monitor.traffic import Mix, TrafficGenerator
+
+    assert breach_count(stack, AGENT_JOB) == 0
+    assert breach_alerts(stack, AGENT_JOB) == []
+
+    message, truth = TrafficGenerator(seed=66, mix=Mix(breach=1.0)).next()
+    assert truth.breach
+    stack.broker.produce(stack.topic, [orjson.dumps(message)])
+
+    alert = wait_for_firing_breach(stack, AGENT_JOB)
+    assert alert["labels"]["severity"] == "page"
+    assert alert["labels"]["field"] == "connection_id"
+    assert alert["labels"]["source"] == f"kafka:{stack.topic}"
+    assert alert["annotations"]["runbook_url"].endswith("docs/runbooks.md#idmonitorisolationbreach")
+    assert breach_count(stack, AGENT_JOB) == 1
+
+
+def test_breach_through_the_service_fires_the_alert(stack: Stack) -> None:
+    """A user posts a message whose reply streams to another user's connection: the FastAPI layer
+    counts the breach, Prometheus scrapes it, the alert fires for the service's job."""
+    import httpx
+
+    assert breach_count(stack, SERVICE_JOB) == 0
+    assert breach_alerts(stack, SERVICE_JOB) == []
+    alice, mallory = (str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.example")) for name in ("alice", "mallory"))
+    assert alice[:8] != mallory[:8]  # owners are compared on user_id[:8]
+    with httpx.Client(base_url=stack.service_url, timeout=10) as client:
+        victims_connection = client.post("/connections", headers={"X-User-ID": alice}).json()["connection_id"]
+        thread = client.post("/threads", json={"title": "x"}, headers={"X-User-ID": mallory}).json()["thread_id"]
+        client.post(
+            f"/threads/{thread}/messages",
+            json={"text": "hi", "connection_id": victims_connection},
+            headers={"X-User-ID": mallory},
+        )
+
+    alert = wait_for_firing_breach(stack, SERVICE_JOB)
+    assert alert["labels"]["severity"] == "page"
+    assert alert["labels"]["field"] == "connection_id"
+    assert alert["labels"]["source"] == "http"
