@@ -9,7 +9,8 @@ skews both sides of a ratio alike):
            vs the floor: one precompiled combined `re.fullmatch` of every netra template over the
            same IDs with no post-processing. Target <= 2.0x.
   repeats  the same kinds of IDs each seen ~20 times, shuffled. Target <= 0.5x the floor.
-  peers    Classifier("standard") on TypeID / ULID / UUID strings vs typeid-python,
+  peers    TypeID / ULID / UUID strings: a fresh Classifier("standard") (full IdInfo) and the
+           builtin parse_typeid / parse_ulid / parse_uuid functions, vs typeid-python,
            python-ulid and uuid.UUID parsing the same strings. Target: >= 2x faster.
   adversarial  10,000-char strings shaped to provoke backtracking, through the default
            Classifier and through one with no practical length limit (max_length=20000), plus
@@ -206,21 +207,27 @@ def main() -> None:
     typeids = [f"{prng.choice(['user', 'order', 'api_key'])}_{_int_to_base32(uuid.UUID(u).int, 26)}"
                for u in uuids]
     std = load_schema("standard")
+    from id_monitor.schema.builtin import parse_typeid, parse_ulid, parse_uuid
+
     peer_sets = [
-        ("TypeID", typeids, typeid.TypeID.from_string, "typeid-python TypeID.from_string"),
-        ("ULID", ulids, ulid.ULID.from_str, "python-ulid ULID.from_str"),
-        ("UUID", uuids, uuid.UUID, "uuid.UUID"),
+        ("TypeID", typeids, parse_typeid, typeid.TypeID.from_string, "typeid-python TypeID.from_string"),
+        ("ULID", ulids, parse_ulid, ulid.ULID.from_str, "python-ulid ULID.from_str"),
+        ("UUID", uuids, parse_uuid, uuid.UUID, "uuid.UUID"),
     ]
-    print("peers (unique strings, fresh classifier each round):")
-    for label, items, peer, peer_name in peer_sets:
+    print("peers (unique strings; classify = fresh Classifier('standard') each round, full IdInfo;")
+    print("       parse = the builtin parse_* function: validate + decode, no IdInfo):")
+    for label, items, parse, peer, peer_name in peer_sets:
         assert all(Classifier(std).classify(x).format == label.lower() for x in items[:100])
+        assert all(parse(x) is not None for x in items[:100])
         got = best_of(rounds, {
-            "ours": lambda items=items: per_call_ns(Classifier(std).classify, items),
+            "classify": lambda items=items: per_call_ns(Classifier(std).classify, items),
+            "parse": lambda items=items, parse=parse: per_call_ns(parse, items),
             "peer": lambda items=items, peer=peer: per_call_ns(peer, items),
         })
-        speedup = got["peer"] / got["ours"]
-        print(f"  {label:6s} ours {got['ours']:6.0f} ns  {peer_name:34s} {got['peer']:6.0f} ns  "
-              f"speed-up {speedup:.2f}x (target >= 2x) {'OK' if speedup >= 2 else 'MISS'}")
+        for mode in ("classify", "parse"):
+            speedup = got["peer"] / got[mode]
+            print(f"  {label:6s} {mode:8s} {got[mode]:6.0f} ns  vs {peer_name:34s} {got['peer']:6.0f} ns  "
+                  f"speed-up {speedup:.2f}x (target >= 2x) {'OK' if speedup >= 2 else 'MISS'}")
 
     print("adversarial (worst single call):")
     long_inputs = adversarial(10_000)

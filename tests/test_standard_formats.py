@@ -232,3 +232,16 @@ def test_snowflake_custom_epoch_and_layout(tmp_path):
                                  name="small")
     assert small.classify(str((1 << 24) - 1)).format == "small"
     assert small.classify(str(1 << 24)).status == "unknown"  # wider than the layout
+
+
+def test_direct_parse_functions():
+    from id_monitor.schema.builtin import parse_ulid, parse_uuid
+
+    assert parse_uuid("017F22E2-79B0-7CC3-98C4-DC0C0C07398F") == (
+        "017f22e2-79b0-7cc3-98c4-dc0c0c07398f", 7, TS_2022_02_22_19_22_22)
+    assert parse_uuid("00000000-0000-0000-0000-000000000000") == ("00000000-0000-0000-0000-000000000000", 0, None)
+    assert parse_uuid("017f22e2-79b0-7cc3-c8c4-dc0c0c07398f") is None
+    assert parse_uuid(None) is None  # type: ignore[arg-type]
+    assert parse_ulid("01ARZ3NDEKTSV4RRFFQ8KHJZ4X") == 1469922850259
+    assert parse_ulid("81ARZ3NDEKTSV4RRFFQ8KHJZ4X") is None
+    assert parse_typeid("user_") is None

@@ -75,17 +75,15 @@ class UuidCodec:
         return (36, 36)
 
     def decode(self, text: str) -> Decoded | None:
-        canonical = text.lower()
-        version = int(canonical[14], 16)
-        if canonical == _NIL:
-            version = 0
-        elif canonical == _MAX:
-            version = 15
-        parts: dict[str, Any] = {"uuid": canonical, "version": version}
-        if canonical[19] not in "89ab" and version not in (0, 15):
-            parts["variant"] = "non_rfc"
-            return None if self.strict else (None, parts)
-        return _uuid_timestamp_ms(canonical, version), parts
+        canonical = text if self.case == "lower" else text.lower()
+        version = _HEX_VALUE[canonical[14]]
+        if version in (0, 15) and (canonical == _NIL or canonical == _MAX):
+            return None, {"uuid": canonical, "version": version}
+        if canonical[19] not in "89ab":
+            return None if self.strict else (None, {"uuid": canonical, "version": version, "variant": "non_rfc"})
+        if version == 7:
+            return int(canonical[0:8] + canonical[9:13], 16), {"uuid": canonical, "version": 7}
+        return _uuid_timestamp_ms(canonical, version), {"uuid": canonical, "version": version}
 
     def encode(self, value: Any) -> str:
         """`value` is a uuid.UUID or its canonical string; it must satisfy this codec's options."""
@@ -103,14 +101,18 @@ class UuidCodec:
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 _B32HEX = "0123456789abcdefghijklmnopqrstuv"  # the digits int(text, 32) understands
-_CROCKFORD_TO_INT32 = str.maketrans(_CROCKFORD + _CROCKFORD.upper(), _B32HEX + _B32HEX)
-_INT32_TO_CROCKFORD = str.maketrans(_B32HEX, _CROCKFORD)
 _CROCKFORD_CLASS_LOWER = "[0-9a-hjkmnp-tv-z]"
 _CROCKFORD_CLASS_ANY = "[0-9a-hjkmnp-tv-zA-HJKMNP-TV-Z]"
 
 
+_CROCKFORD_TO_INT32_BYTES = bytes.maketrans((_CROCKFORD + _CROCKFORD.upper()).encode(), (_B32HEX + _B32HEX).encode())
+_HEX_VALUE = {c: int(c, 16) for c in "0123456789abcdefABCDEF"}
+
+
 def _base32_to_int(text: str) -> int:
-    return int(text.translate(_CROCKFORD_TO_INT32), 32)
+    """Crockford base32 -> int via a bytes translation table and C-level int(..., 32); callers
+    pass text their regex already restricted to the alphabet."""
+    return int(text.encode().translate(_CROCKFORD_TO_INT32_BYTES), 32)
 
 
 def _int_to_base32(value: int, width: int) -> str:
@@ -182,11 +184,15 @@ class TypeIdCodec:
         return (26, 26 + 64)
 
     def decode(self, text: str) -> Decoded | None:
-        prefix, _, suffix = text.rpartition("_")
-        canonical = _uuid_text(_base32_to_int(suffix))
-        version = int(canonical[14], 16)
-        parts = {"typeid_prefix": prefix, "uuid": canonical, "version": version}
-        return _uuid_timestamp_ms(canonical, version), parts
+        cut = text.rfind("_")
+        n = _base32_to_int(text[cut + 1 :])
+        h = "%032x" % n
+        canonical = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        version = (n >> 76) & 0xF
+        parts = {"typeid_prefix": text[:cut] if cut > 0 else "", "uuid": canonical, "version": version}
+        if version == 7:
+            return n >> 80, parts
+        return (_uuid_timestamp_ms(canonical, version) if version in (1, 6) else None), parts
 
     def encode(self, value: Any) -> str:
         """`value` is a TypeID string, or `(prefix, uuid)`."""
@@ -330,6 +336,25 @@ CODECS: dict[str, Callable[..., Codec]] = {
 }
 
 
+def parse_uuid(text: str) -> tuple[str, int, int | None] | None:
+    """`(canonical uuid, version, timestamp_ms)` of an RFC 9562 UUID string (any case; nil and max
+    have versions 0 and 15), else None. Direct entry point for callers without a schema."""
+    if not isinstance(text, str) or len(text) != 36 or _UUID_FULL.fullmatch(text) is None:
+        return None
+    decoded = _UUID_ANY.decode(text)
+    if decoded is None:
+        return None
+    timestamp, parts = decoded
+    return parts["uuid"], parts["version"], timestamp
+
+
+def parse_ulid(text: str) -> int | None:
+    """Millisecond timestamp of a ULID string, else None."""
+    if not isinstance(text, str) or len(text) != 26 or _ULID_FULL.fullmatch(text) is None:
+        return None
+    return _base32_to_int(text[:10])
+
+
 def parse_typeid(text: str) -> tuple[str, str] | None:
     """`(prefix, uuid)` of a valid TypeID string, else None. A direct entry point for callers that
     hold a TypeID and want its parts without a schema."""
@@ -340,3 +365,6 @@ def parse_typeid(text: str) -> tuple[str, str] | None:
 
 
 _TYPEID_FULL = re.compile(TypeIdCodec().regex())
+_UUID_ANY = UuidCodec()
+_UUID_FULL = re.compile(_UUID_ANY.regex())
+_ULID_FULL = re.compile(UlidCodec().regex())

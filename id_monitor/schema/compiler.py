@@ -99,7 +99,10 @@ def _make_builder(variant: Variant, outer: int, groups: dict[str, int]) -> Build
         id_type = f"m[{outer + groups[fmt.id_type_segment]}]"
     else:
         id_type = repr(fmt.id_type)
-    parts_expr = f"MP({{{', '.join(parts)}}})" if parts else "EMPTY"
+    if len(parts) == 1 and parts[0].startswith("**"):
+        parts_expr = f"MP({parts[0][2:]})"  # the decoder's own fresh dict, no copy
+    else:
+        parts_expr = f"MP({{{', '.join(parts)}}})" if parts else "EMPTY"
     values = [repr(fmt.status), repr(fmt.name), id_type, owner, timestamp, counter, "None", parts_expr]
     lines.append("    info = new(Twin)")
     lines.extend(f"    info.{field} = {value}" for field, value in zip(IdInfo.__slots__, values))
@@ -130,23 +133,33 @@ class Bucket:
         self._fullmatch = self.pattern.fullmatch if self.pattern is not None else None
         self.max_length = max((v.length[1] for v in self.variants), default=0)
 
+    def route(self) -> tuple[Callable[[str], re.Match[str] | None], list[Builder | None], int, Bucket]:
+        """What Matcher.match needs, unpacked once: (fullmatch, builders by group, max length, self)."""
+        fullmatch = self._fullmatch or _NEVER.fullmatch
+        return fullmatch, self._builders, self.max_length if self.variants else -1, self
+
     def match(self, text: str) -> IdInfo:
         if self._fullmatch is None or len(text) > self.max_length:
             return NO_MATCH
         m = self._fullmatch(text)
         if m is None:
             return NO_MATCH
-        index = m.lastindex
-        info = self._builders[index](m)  # type: ignore[index, misc]
-        if info is not None:
-            return info
-        for pattern, build in self._singles[self._position[index] + 1 :]:  # type: ignore[index]
+        info = self._builders[m.lastindex](m)  # type: ignore[index, misc]
+        return info if info is not None else self.continue_after(text, m.lastindex)  # type: ignore[arg-type]
+
+    def continue_after(self, text: str, index: int) -> IdInfo:
+        """The alternative at outer group `index` matched but its builder rejected the value (a
+        check beyond the regex failed): try the less specific alternatives one by one."""
+        for pattern, build in self._singles[self._position[index] + 1 :]:
             m = pattern.fullmatch(text)
             if m is not None:
                 info = build(m)
                 if info is not None:
                     return info
         return NO_MATCH
+
+
+_NEVER = re.compile("(?!)")
 
 
 class Matcher:
@@ -161,8 +174,16 @@ class Matcher:
         for v in underscore:
             for token in v.lead_tokens() or ():
                 tokens.setdefault(token, []).append(v)
-        self._by_token = {t: Bucket(vs + generic_us) for t, vs in tokens.items()}
-        self._underscore_default = Bucket(generic_us)
+        shared: dict[tuple[int, ...], Bucket] = {}
+
+        def bucket(vs: list[Variant]) -> Bucket:
+            key = tuple(sorted(id(v) for v in vs))  # identical variant sets share one compiled bucket
+            if key not in shared:
+                shared[key] = Bucket(vs)
+            return shared[key]
+
+        self._by_token = {t: bucket(vs + generic_us) for t, vs in tokens.items()}
+        self._underscore_default = bucket(generic_us)
 
         plain = [v for v in variants if not v.always_underscore]
         plain_generic = [v for v in plain if v.length[1] > _MAX_LENGTH_BUCKET]  # e.g. long tokens
@@ -172,16 +193,32 @@ class Matcher:
             if hi <= _MAX_LENGTH_BUCKET:
                 for n in range(lo, hi + 1):
                     lengths.setdefault(n, []).append(v)
-        self._by_length = {n: Bucket(vs + plain_generic) for n, vs in lengths.items()}
-        self._plain_default = Bucket(plain_generic)
+        self._by_length = {n: bucket(vs + plain_generic) for n, vs in lengths.items()}
+        self._plain_default = bucket(plain_generic)
+        self._token_routes = {t: b.route() for t, b in self._by_token.items()}
+        self._length_routes = {n: b.route() for n, b in self._by_length.items()}
+        self._underscore_route = self._underscore_default.route()
+        self._plain_route = self._plain_default.route()
+        self._buckets = list({id(b): b for b in shared.values()}.values())
 
     def buckets(self) -> list[Bucket]:
-        return [*self._by_token.values(), self._underscore_default, *self._by_length.values(),
-                self._plain_default]
+        """Every distinct compiled bucket."""
+        return list(self._buckets)
 
     def match(self, text: str) -> IdInfo:
-        """IdInfo for a non-empty str (length limits are the caller's business)."""
+        """IdInfo for a non-empty str (length limits are the caller's business).
+
+        Bucket.match inlined: this is the whole cold path apart from the generated builder.
+        """
         cut = text.find("_")
         if cut >= 0:
-            return self._by_token.get(text[:cut], self._underscore_default).match(text)
-        return self._by_length.get(len(text), self._plain_default).match(text)
+            fullmatch, builders, max_length, bucket = self._token_routes.get(text[:cut], self._underscore_route)
+        else:
+            fullmatch, builders, max_length, bucket = self._length_routes.get(len(text), self._plain_route)
+        if len(text) > max_length:
+            return NO_MATCH
+        m = fullmatch(text)
+        if m is None:
+            return NO_MATCH
+        info = builders[m.lastindex](m)  # type: ignore[index, misc]
+        return info if info is not None else bucket.continue_after(text, m.lastindex)  # type: ignore[arg-type]
