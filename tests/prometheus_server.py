@@ -1,8 +1,8 @@
 """Pytest plugin: a real Prometheus server (the Debian `prometheus` binary) per test.
 
-`prometheus_factory(scrape_jobs, rule_files=...)` writes a config with a 1 s scrape and evaluation
-interval, starts `prometheus` on a free 127.0.0.1 port with a temporary data directory, waits until
-it is ready and returns a `PrometheusServer` with small helpers over the HTTP API (`query`,
+`prometheus_factory(scrape_jobs, rule_files=...)` writes a config with a short (default 1 s)
+scrape and evaluation interval, starts `prometheus` on a free 127.0.0.1 port with a temporary
+data directory, waits until it is ready and returns a `PrometheusServer` with small helpers over the HTTP API (`query`,
 `alerts`, `targets`, `wait_for`). Servers are stopped when the test ends. Nothing here touches a
 system Prometheus that the Debian package may have started on :9090.
 
@@ -143,11 +143,19 @@ class PrometheusServer:
 
 
 def prometheus_config(
-    scrape_jobs: Mapping[str, Sequence[str]], rule_files: Sequence[Path], interval: str = "1s"
+    scrape_jobs: Mapping[str, Sequence[str]],
+    rule_files: Sequence[Path],
+    scrape_interval: str = "1s",
+    evaluation_interval: str = "1s",
 ) -> dict[str, Any]:
-    """A config scraping each job's `host:port` targets every `interval`, evaluating rules as often."""
+    """A config scraping each job's `host:port` targets every `scrape_interval` (the timeout is the
+    whole interval) and evaluating the rules every `evaluation_interval`."""
     return {
-        "global": {"scrape_interval": interval, "evaluation_interval": interval, "scrape_timeout": interval},
+        "global": {
+            "scrape_interval": scrape_interval,
+            "scrape_timeout": scrape_interval,
+            "evaluation_interval": evaluation_interval,
+        },
         "rule_files": [str(p) for p in rule_files],
         "scrape_configs": [
             {"job_name": job, "static_configs": [{"targets": list(targets)}]}
@@ -164,7 +172,8 @@ def start_prometheus(
     directory: Path,
     scrape_jobs: Mapping[str, Sequence[str]],
     rule_files: Sequence[Path] = (),
-    interval: str = "1s",
+    scrape_interval: str = "1s",
+    evaluation_interval: str = "1s",
     timeout: float = 60,
 ) -> PrometheusServer:
     binary = prometheus_binary()
@@ -172,7 +181,9 @@ def start_prometheus(
         raise PrometheusError("prometheus is not installed: run scripts/bootstrap")
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "prometheus.yml"
-    config_path.write_text(yaml.safe_dump(prometheus_config(scrape_jobs, rule_files, interval)))
+    config_path.write_text(
+        yaml.safe_dump(prometheus_config(scrape_jobs, rule_files, scrape_interval, evaluation_interval))
+    )
     port = free_port()
     log_path = directory / "prometheus.log"
     log = log_path.open("wb")
