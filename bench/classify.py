@@ -26,14 +26,15 @@ import string
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from id_monitor.classify import Classifier  # noqa: E402
-from id_monitor.schema import Schema, load_schema  # noqa: E402
-from id_monitor.schema.compiler import plain_pattern  # noqa: E402
+from id_monitor.classify import Classifier
+from id_monitor.schema import Schema, load_schema
+from id_monitor.schema.compiler import plain_pattern
 
 WORDS = ["session", "chat", "user", "auth", "code", "review", "web", "search", "supervisor",
          "planner", "created", "deleted", "tool", "call", "stream", "reset", "token", "nonce"]

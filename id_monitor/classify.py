@@ -46,30 +46,27 @@ class Classifier:
         if type(value) is not str:
             if not isinstance(value, str):
                 return NOT_A_STRING
-            value = str(value)  # a str subclass: classify its plain text
+            value = str.__str__(value)  # a str subclass: classify its plain text
         if len(value) > self.max_length:
             return TOO_LONG  # before the cache: hashing would scan it, caching would keep it
         info = self._young.get(value)
         if info is not None:
             return info
-        if self.cache_size:
-            info = self._old.get(value)
-            if info is None:
-                info = self._uncached(value)
-            if len(self._young) >= self._generation:
-                self._old = self._young
-                self._young = {}
-            self._young[value] = info
-            return info
-        return self._uncached(value)
-
-    def _uncached(self, value: str) -> IdInfo:
-        if not value:
-            return EMPTY
-        try:
-            return self._match(value)
-        except Exception:  # noqa: BLE001 - a bug in a decoder must not take the pipeline down
-            return IdInfo(status="unknown", reason="error")
+        info = self._old.get(value)
+        if info is None:
+            if not value:
+                return EMPTY
+            try:
+                info = self._match(value)
+            except Exception:  # noqa: BLE001 - a bug in a decoder must not take the pipeline down
+                return IdInfo(status="unknown", reason="error")
+            if not self.cache_size:
+                return info
+        if len(self._young) >= self._generation:
+            self._old = self._young
+            self._young = {}
+        self._young[value] = info
+        return info
 
     @property
     def cached(self) -> int:

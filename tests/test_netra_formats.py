@@ -218,8 +218,8 @@ STRATEGIES = {
 
 def documented_ambiguity(name: str, values: dict) -> bool:
     """Value combinations where another format (or variant) legitimately wins; docs/schema.md."""
-    first = lambda w: (w or "").split("_")[0]  # noqa: E731
-    last = lambda w: (w or "").split("_")[-1]  # noqa: E731
+    first = lambda w: (w or "").split("_")[0]
+    last = lambda w: (w or "").split("_")[-1]
     if name in ("base", "manager", "prefixed_hex") and first(values.get("prefix")) in LITERAL_LEADS:
         return True  # a literal-led format claims that first token
     if name == "tool" and values["agent8"] is None and is_hex8(last(values["name"])):

@@ -183,7 +183,7 @@ def test_template_escapes_and_variants():
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "id_monitor", *args], input=stdin, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, check=False)
 
 
 @pytest.mark.parametrize("fixture", ["bad_status.yaml", "bad_yaml.yaml", "include_cycle_a.yaml"])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from datetime import UTC
+from typing import Annotated
 
 import typer
 
@@ -32,7 +34,7 @@ def _lines(stream: Iterable[str]) -> Iterator[str]:
 
 @app.command(help=_HELP)
 def classify(
-    ids: Annotated[Optional[list[str]], typer.Argument(
+    ids: Annotated[list[str] | None, typer.Argument(
         help="IDs to classify. Without any, reads one ID per line from stdin.", show_default=False)] = None,
     schema: Annotated[str, typer.Option(
         "--schema", "-s", metavar="NAME|PATH",
@@ -82,7 +84,7 @@ def _display(value: str, limit: int = 80) -> str:
 
 
 def _print_table(classifier: object, values: Iterable[str]) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from rich.console import Console
     from rich.table import Table
@@ -97,7 +99,7 @@ def _print_table(classifier: object, values: Iterable[str]) -> None:
         when = ""
         if info.timestamp_ms is not None:
             try:
-                stamp = datetime.fromtimestamp(info.timestamp_ms / 1000, tz=timezone.utc)
+                stamp = datetime.fromtimestamp(info.timestamp_ms / 1000, tz=UTC)
                 when = stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
             except (OverflowError, OSError, ValueError):
                 when = str(info.timestamp_ms)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import uuid as _uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 Decoded = tuple[int | None, dict[str, Any]]
 
@@ -186,7 +187,7 @@ class TypeIdCodec:
     def decode(self, text: str) -> Decoded | None:
         cut = text.rfind("_")
         n = _base32_to_int(text[cut + 1 :])
-        h = "%032x" % n
+        h = f"{n:032x}"
         canonical = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
         version = (n >> 76) & 0xF
         parts = {"typeid_prefix": text[:cut] if cut > 0 else "", "uuid": canonical, "version": version}

@@ -23,8 +23,9 @@ alternatives one by one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any
 
 from id_monitor.model import IdInfo
 from id_monitor.schema.model import Schema, Variant

@@ -43,7 +43,7 @@ def load_schema(name_or_path: str | os.PathLike[str] = "netra") -> Schema:
     return _load_file(path)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_builtin(name: str) -> Schema:
     return _load_file(_builtin_path(name))
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from id_monitor.schema.builtin import CODECS
 from id_monitor.schema.segments import (
@@ -34,7 +35,7 @@ from id_monitor.schema.segments import (
 
 MAX_OPTIONAL_GROUPS = 4
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
-_SPEC_RE = re.compile(r"([a-z_]+)(?:\((.*)\))?", re.S)
+_SPEC_RE = re.compile(r"([a-z_]+)(?:\((.*)\))?", re.DOTALL)
 _RANGE_RE = re.compile(r"(\d+)(?:-(\d+))?")
 _SIMPLE_TYPES = {"word", "owner", "ts", "ts_ms", "ts_s", "counter", "hex", "token", "enum", *CODECS}
 
@@ -212,7 +213,7 @@ def _expand(items: list[Any]) -> list[list[Any]]:
             options.append([*inner, []])
         else:
             options.append([[item]])
-    return [sum(combo, []) for combo in itertools.product(*options)]
+    return [list(itertools.chain.from_iterable(combo)) for combo in itertools.product(*options)]
 
 
 def _count_groups(items: list[Any]) -> int:
@@ -280,12 +281,12 @@ def _check_variant(segs: list[Segment]) -> None:
     names = [s.name for s in segs if s.name]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise TemplateError(f"segment {sorted(dupes)[0]!r} appears twice in one variant")
+        raise TemplateError(f"segment {min(dupes)!r} appears twice in one variant")
     wide = [s.name for s in segs if s.word_like]
     if len(wide) > 1:
         raise TemplateError(f"segments {wide[0]!r} and {wide[1]!r}: at most one word or token segment "
                             "per template (two would make the split between them ambiguous)")
-    for left, right in zip(segs, segs[1:]):
+    for left, right in itertools.pairwise(segs):
         if not isinstance(left, Literal) and not isinstance(right, Literal) and (
             left.length[0] != left.length[1] and right.length[0] != right.length[1]
         ):
