@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -199,10 +200,15 @@ def build_tree(root: Path, files: int, seed: int) -> dict[str, Module]:
     return truth
 
 
-def timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[bytes]]:
+def timed(cmd: list[str]) -> tuple[float, float, subprocess.CompletedProcess[bytes]]:
+    """Wall seconds and CPU seconds (user + system, all child processes included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, check=False)
-    return time.perf_counter() - started, proc
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc
 
 
 def main() -> None:
@@ -236,12 +242,14 @@ def main() -> None:
     ruff_cmd = [ruff_bin, "check", "--select", "TID251", "--no-cache", "--config", str(ruff_config),
                 "--output-format", "json", "-o", str(ruff_out), "--exit-zero", str(tree)]
     times: dict[str, list[float]] = {"ours": [], "ruff": []}
+    cpu: dict[str, list[float]] = {"ours": [], "ruff": []}
     for _ in range(args.repeat):
         for name, cmd in (("ruff", ruff_cmd), ("ours", ours_cmd)):
-            seconds, proc = timed(cmd)
+            seconds, cpu_seconds, proc = timed(cmd)
             if proc.returncode != 0:
                 sys.exit(f"{name} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
             times[name].append(seconds)
+            cpu[name].append(cpu_seconds)
     ours_t, ruff_t = statistics.median(times["ours"]), statistics.median(times["ruff"])
     print(f"wall time, median of {args.repeat}: ours {ours_t:.2f}s (runs {', '.join(f'{t:.2f}' for t in times['ours'])}), "
           f"ruff {ruff_t:.2f}s (runs {', '.join(f'{t:.2f}' for t in times['ruff'])})")
@@ -249,6 +257,9 @@ def main() -> None:
     print(f"ratio ours/ruff = {ours_t / ruff_t:.2f} on medians, {best:.2f} on best runs "
           f"(target <= 3.00: {'met' if ours_t <= 3 * ruff_t else 'NOT met'}); machine load "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    ours_cpu, ruff_cpu = statistics.median(cpu["ours"]), statistics.median(cpu["ruff"])
+    print(f"CPU time (user+sys, all processes), median: ours {ours_cpu:.2f}s, ruff {ruff_cpu:.2f}s, "
+          f"ratio {ours_cpu / ruff_cpu:.2f} (less sensitive to other load on the machine than wall time)")
     account(tree, truth, json.loads(ours_out.read_text()), json.loads(ruff_out.read_text()))
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)

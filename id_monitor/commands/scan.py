@@ -26,8 +26,9 @@ def _usage(message: str) -> typer.Exit:
     help=(
         "Find where uuid4 (or other configured targets) is still generated in Python code: per "
         "service and test/production scope, with patterns (str, hex, hex[:N], f-string, ...), "
-        "inline suppressions (# id-monitor: ignore[uuid4]) and a baseline ratchet. Configure in "
-        "[tool.id-monitor.scan] of the scanned root's pyproject.toml or with --config; see docs/scan.md."
+        "inline suppressions (# id-monitor: ignore\\[uuid4]) and a baseline ratchet. Configure in "
+        "\\[tool.id-monitor.scan] of the scanned root's pyproject.toml or with --config; see docs/scan.md. "
+        "Exit codes: 0 ok, 1 ratchet failed, 2 usage error."
     )
 )
 def scan(
@@ -85,7 +86,7 @@ def scan(
 
         # No refresh thread: worker processes are forked, and a fork should not race a live thread.
         progress_bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                console=stderr, transient=True, auto_refresh=False)  # fmt: skip
+                                console=stderr, transient=True, auto_refresh=False)
         progress_bar.start()
         task = progress_bar.add_task("scan", total=total)
 
@@ -141,5 +142,5 @@ def scan(
             for record in comparison.new_sites:
                 if record.service in comparison.failed_services:
                     stderr.print(f"new site: {record.path}:{record.site.line}:{record.site.column} "
-                                 f"{record.site.pattern} {record.site.code}", highlight=False, markup=False)  # fmt: skip
+                                 f"{record.site.pattern} {record.site.code}", highlight=False, markup=False)
         raise typer.Exit(EXIT_RATCHET)
