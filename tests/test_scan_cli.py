@@ -131,8 +131,21 @@ def test_baseline_then_ratchet_exit_codes(repo: Path, tmp_path: Path) -> None:
     assert document["baseline"]["failed_services"] == ["billing"]
     assert document["services"]["api"]["migrated"] == pytest.approx(1 - 4 / 5)
     assert "new site: billing/refunds.py:4:12" in err
-    # Without --fail-on-increase the same comparison is a report, not a failure.
-    assert run(str(repo), "--baseline", str(baseline))[0] == 0
+    # Without --fail-on-increase the same comparison is a report, not a failure; SARIF marks what
+    # is new, and the textfile carries the per-service progress.
+    prom = tmp_path / "scan.prom"
+    code, out, _ = run(str(repo), "--baseline", str(baseline), "--sarif", "--prometheus", str(prom))
+    assert code == 0
+    log = json.loads(out)
+    jsonschema.validators.validator_for(SARIF_SCHEMA)(SARIF_SCHEMA).validate(log)
+    states = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], r.get("baselineState"))
+              for r in log["runs"][0]["results"]}
+    assert ("billing/refunds.py", "new") in states and ("api/handlers.py", "unchanged") in states
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    ratio = {s.labels["service"]: s.value for s in families["id_monitor_scan_migrated_ratio"].samples}
+    assert ratio["api"] == pytest.approx(0.2) and ratio["background"] == 1.0 and ratio["billing"] == 0.0
+    baseline_sites = {s.labels["service"]: s.value for s in families["id_monitor_scan_baseline_call_sites"].samples}
+    assert baseline_sites == {"(root)": 1, "api": 5, "background": 0, "billing": 1}
 
 
 @pytest.mark.parametrize(

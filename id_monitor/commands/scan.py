@@ -119,7 +119,7 @@ def scan(
         else:
             from id_monitor.scan.sarif import to_sarif
 
-            document = to_sarif(result)
+            document = to_sarif(result, comparison)
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         if output is not None:
             output.write_text(text, encoding="utf-8")

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from id_monitor import __version__
+from id_monitor.scan.baseline import Comparison
 from id_monitor.scan.results import ScanResult, SiteRecord
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -60,7 +61,16 @@ def _result(record: SiteRecord) -> dict[str, object]:
     return result
 
 
-def to_sarif(result: ScanResult) -> dict[str, object]:
+def to_sarif(result: ScanResult, comparison: Comparison | None = None) -> dict[str, object]:
+    """With a baseline comparison, each result carries `baselineState` (new | unchanged) so
+    code-scanning UIs can show only what a change introduced."""
+    new_sites = {id(r) for r in comparison.new_sites} if comparison is not None else set()
+    results = []
+    for record in result.sites:
+        item = _result(record)
+        if comparison is not None and record.status == "active":
+            item["baselineState"] = "new" if id(record) in new_sites else "unchanged"
+        results.append(item)
     root_uri = Path(result.root).resolve().as_uri().rstrip("/") + "/"
     notifications = [
         {
@@ -95,6 +105,6 @@ def to_sarif(result: ScanResult) -> dict[str, object]:
             "originalUriBaseIds": {"SRCROOT": {"uri": root_uri}},
             "columnKind": "unicodeCodePoints",
             "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
-            "results": [_result(r) for r in result.sites],
+            "results": results,
         }],
     }
