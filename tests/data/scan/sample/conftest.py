@@ -1,8 +1,0 @@
-import uuid
-
-import pytest
-
-
-@pytest.fixture
-def random_id() -> str:
-    return uuid.uuid4().hex
