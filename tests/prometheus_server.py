@@ -376,3 +376,120 @@ def resolve_variables(
         found = server.label_values(match.group("label"), selector)
         values[variable["name"]] = found
     return values
+
+
+# -- Alertmanager and a receiver that records what it is sent -----------------------------------
+
+
+@dataclass
+class Capture:
+    """An HTTP endpoint standing in for PagerDuty and Slack: records every POST (path, JSON body)."""
+
+    server: ThreadingHTTPServer = field(repr=False)
+    received: list[tuple[str, Any]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def posts(self, path: str) -> list[Any]:
+        return [body for p, body in list(self.received) if p == path]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_capture() -> Capture:
+    received: list[tuple[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # http.server's naming
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                received.append((self.path, json.loads(body or b"null")))
+            except ValueError:
+                received.append((self.path, body.decode(errors="replace")))
+            self.send_response(202 if self.path.startswith("/pagerduty") else 200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return Capture(server, received)
+
+
+@dataclass
+class AlertmanagerServer:
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        request = urllib.request.Request(
+            f"{self.url}/api/v2/alerts", data=json.dumps(alerts).encode(), method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
+    def alerts(self) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=10) as response:
+            return json.load(response)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def alertmanager_binary() -> str | None:
+    return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+def start_alertmanager(directory: Path, config: Mapping[str, Any], timeout: float = 60) -> AlertmanagerServer:
+    binary = alertmanager_binary()
+    if binary is None:
+        raise PrometheusError("alertmanager is not installed: run scripts/bootstrap")
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = directory / "alertmanager.yml"
+    config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    port = free_port()
+    log_path = directory / "alertmanager.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config_path}",
+                f"--storage.path={directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",  # no gossip: a single local instance
+            ],
+            stdout=log, stderr=subprocess.STDOUT, cwd=directory,
+        )
+    server = AlertmanagerServer(process, port, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise PrometheusError(f"alertmanager exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise PrometheusError(f"alertmanager not ready after {timeout} s:\n{log_path.read_text()[-3000:]}")

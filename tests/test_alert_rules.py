@@ -6,7 +6,11 @@
 - conventions every alert must follow: severity page|ticket, summary, description, a runbook
   link to an anchor that exists in docs/runbooks.md;
 - `amtool check-config` and `amtool config routes test` for every alert's labels: pages reach
-  PagerDuty (and Slack), tickets only Slack; the inhibit rules name real alerts.
+  PagerDuty (and Slack), tickets only Slack; the inhibit rules name real alerts;
+- a real Alertmanager running alerts/alertmanager.yml (secrets from temporary files, PagerDuty and
+  Slack replaced by a local endpoint that records what it is sent): a page arrives at PagerDuty with
+  the routing key from its file, a ticket only in Slack, and ratio alerts are inhibited while the
+  agent of the same job is down.
 """
 
 from __future__ import annotations
@@ -14,10 +18,21 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+
+from tests.prometheus_server import (
+    AlertmanagerServer,
+    Capture,
+    alertmanager_binary,
+    start_alertmanager,
+    start_capture,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "alerts"
@@ -226,3 +241,112 @@ def test_receivers_read_secrets_from_files() -> None:
     pagerduty = next(r for r in config["receivers"] if r["name"] == "pagerduty-id-monitor")
     assert all("routing_key" not in c and "service_key" not in c for c in pagerduty["pagerduty_configs"])
     assert all(c["routing_key_file"].startswith("/") for c in pagerduty["pagerduty_configs"])
+
+
+# -- a real Alertmanager ------------------------------------------------------------------------
+
+ROUTING_KEY = "test-routing-key-not-a-real-one"
+
+
+def local_config(directory: Path, capture: Capture) -> dict[str, Any]:
+    """alerts/alertmanager.yml with its secret files written here, PagerDuty's and Slack's URLs
+    pointed at `capture`, and every group_wait/group_interval cut to 1 s so the test need not wait.
+    Routes, receivers and inhibit rules are untouched."""
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    slack_url_file, key_file = directory / "slack-webhook-url", directory / "pagerduty-routing-key"
+    slack_url_file.write_text(f"{capture.url}/slack\n")
+    key_file.write_text(f"{ROUTING_KEY}\n")
+    config["global"]["slack_api_url_file"] = str(slack_url_file)
+    for receiver in config["receivers"]:
+        for pagerduty in receiver.get("pagerduty_configs", []):
+            pagerduty["routing_key_file"] = str(key_file)
+            pagerduty["url"] = f"{capture.url}/pagerduty"
+
+    def quick(route: dict[str, Any]) -> None:
+        route["group_wait"] = route["group_interval"] = "1s"
+        for child in route.get("routes", []):
+            quick(child)
+
+    quick(config["route"])
+    return config
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[tuple[AlertmanagerServer, Capture]]:
+    if alertmanager_binary() is None:
+        pytest.skip("alertmanager not installed (Debian package prometheus-alertmanager; scripts/bootstrap installs it)")
+    capture = start_capture()
+    server = start_alertmanager(tmp_path / "alertmanager", local_config(tmp_path, capture))
+    try:
+        yield server, capture
+    finally:
+        server.stop()
+        capture.close()
+
+
+def firing(alertname: str, **labels: str) -> dict[str, Any]:
+    """An alert as Prometheus would send it: the rule's labels and annotations (templates left
+    as written), plus the given labels."""
+    rule = next(r for r in alert_rules() if r["alert"] == alertname)
+    return {
+        "labels": {"alertname": alertname, **rule["labels"], **labels},
+        "annotations": dict(rule["annotations"]),
+        "generatorURL": "http://127.0.0.1:9090/graph",
+    }
+
+
+def wait_until(what: str, probe: Callable[[], Any], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_live_alertmanager_pages_pagerduty_and_tickets_slack(alertmanager) -> None:
+    server, capture = alertmanager
+    server.post_alerts([
+        firing("IdMonitorIsolationBreach", job="id-monitor", source="kafka:agent-events", field="connection_id"),
+        firing("IdMonitorIdAgeHigh", job="id-monitor", source="kafka:agent-events", field="event_id"),
+    ])
+    pages = wait_until("a PagerDuty event", lambda: capture.posts("/pagerduty"))
+    wait_until("two Slack messages", lambda: len(capture.posts("/slack")) >= 2)
+    time.sleep(2)  # anything else would have been sent by now (group_wait 1 s)
+
+    pages = capture.posts("/pagerduty")
+    assert len(pages) == 1
+    page = pages[0]
+    assert page["routing_key"] == ROUTING_KEY
+    assert page["event_action"] == "trigger"
+    assert "ID owned by another user" in page["payload"]["summary"]
+    assert any(link["href"].endswith("#idmonitorisolationbreach") for link in page["links"])
+
+    slack = capture.posts("/slack")
+    titles = sorted(a["title"] for message in slack for a in message["attachments"])
+    assert len(titles) == 2
+    assert any("ID owned by another user" in t for t in titles)
+    assert any("p95 ID age" in t for t in titles)
+    assert all(message["channel"] == "#id-monitor" for message in slack)
+
+
+def test_live_alertmanager_inhibits_ratio_alerts_while_the_agent_is_down(alertmanager) -> None:
+    server, _capture = alertmanager
+    server.post_alerts([
+        firing("IdMonitorAgentDown", job="id-monitor", instance="10.0.0.7:9464"),
+        firing("IdMonitorViolationBurnRateFast", job="id-monitor"),
+        firing("IdMonitorViolationBurnRateTicket", job="id-monitor"),
+        firing("IdMonitorViolationBurnRateFast", job="chat-service"),
+        firing("IdMonitorIsolationBreach", job="id-monitor", source="kafka:agent-events", field="connection_id"),
+    ])
+    alerts = wait_until("five alerts", lambda: (a := server.alerts()) and len(a) == 5 and a)
+    state = {(a["labels"]["alertname"], a["labels"]["job"]): a["status"] for a in alerts}
+
+    assert state[("IdMonitorViolationBurnRateFast", "id-monitor")]["state"] == "suppressed"
+    assert state[("IdMonitorViolationBurnRateFast", "id-monitor")]["inhibitedBy"]
+    assert state[("IdMonitorViolationBurnRateTicket", "id-monitor")]["inhibitedBy"]
+    # another job's agent is fine: its ratio alert stands; a breach is never inhibited
+    assert state[("IdMonitorViolationBurnRateFast", "chat-service")]["state"] == "active"
+    assert state[("IdMonitorIsolationBreach", "id-monitor")]["state"] == "active"
+    assert state[("IdMonitorAgentDown", "id-monitor")]["state"] == "active"
