@@ -348,3 +348,8 @@ def test_block_parse_finds_exactly_what_a_full_parse_finds(choices: list[int]) -
     finally:
         detect_module.BLOCK_PARSE_ABOVE = saved
     assert blocked == full
+    # Windows line endings switch off both line-based shortcuts (pruning and blocks): same answer.
+    crlf = detect(data.replace(b"\n", b"\r\n"), UUID4)
+    assert [(s.line, s.column, s.pattern, s.function, s.suppressed) for s in crlf] == [
+        (s.line, s.column, s.pattern, s.function, s.suppressed) for s in full
+    ]

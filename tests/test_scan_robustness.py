@@ -150,3 +150,26 @@ def test_every_bad_file_at_once_in_worker_processes(tree: Path) -> None:
                        "svc/gone.py": "unreadable", "svc/pipe.py": "not_a_file"}
     assert len(result.active_sites) == 1
     assert len(result.files) == 405
+
+
+
+def _die_on_f200(chunk: list[tuple[str, str]]) -> list[object]:
+    """A worker that dies like one killed by the OOM killer when it meets f_200.py."""
+    from id_monitor.scan.read import scan_file as scan_one
+
+    if any(rel.endswith("f_200.py") for _, rel in chunk):
+        os._exit(9)
+    return [scan_one(path, rel, Targets.of(), 1_000_000) for path, rel in chunk]
+
+
+def test_a_dying_worker_does_not_lose_files(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a worker process dies, the files it had are scanned in this process."""
+    from id_monitor.scan import runner
+
+    for i in range(400):
+        (tree / "svc" / f"f_{i}.py").write_text(GOOD if i % 4 == 0 else "x = 1\n")
+    monkeypatch.setattr(runner, "_scan_chunk", _die_on_f200)
+    result = run_scan([tree], tree, ScanConfig(), jobs=2)
+    assert len(result.files) == 401
+    assert len(result.active_sites) == 101
+    assert sorted(f.path for f in result.files) == sorted(["svc/good.py", *(f"svc/f_{i}.py" for i in range(400))])

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from id_monitor.scan.config import ScanConfig
@@ -60,15 +61,24 @@ def scan_files(candidates: list[Candidate], config: ScanConfig, jobs: int, progr
     # fork: workers inherit the imported modules, so they start in milliseconds.
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     done = 0
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(config.targets, config.max_file_bytes)) as pool:
-        futures = {pool.submit(_scan_chunk, chunk): index for index, chunk in enumerate(chunks)}
-        for future in as_completed(futures):
-            index = futures[future]
-            results[index] = future.result()
-            done += len(chunks[index])
-            if progress is not None:
-                progress(done, total)
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                 initargs=(config.targets, config.max_file_bytes)) as pool:
+            futures = {pool.submit(_scan_chunk, chunk): index for index, chunk in enumerate(chunks)}
+            for future in as_completed(futures):
+                index = futures[future]
+                results[index] = future.result()
+                done += len(chunks[index])
+                if progress is not None:
+                    progress(done, total)
+    except BrokenProcessPool:
+        # A worker died (e.g. killed by the OOM killer): finish what is left here, file by file.
+        for index, chunk in enumerate(chunks):
+            if results[index] is None:
+                results[index] = [scan_file(path, rel, config.targets, config.max_file_bytes) for path, rel in chunk]
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
     return [scan for chunk in results if chunk is not None for scan in chunk]
 
 
