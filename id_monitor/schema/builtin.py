@@ -340,13 +340,15 @@ CODECS: dict[str, Callable[..., Codec]] = {
 def parse_uuid(text: str) -> tuple[str, int, int | None] | None:
     """`(canonical uuid, version, timestamp_ms)` of an RFC 9562 UUID string (any case; nil and max
     have versions 0 and 15), else None. Direct entry point for callers without a schema."""
-    if not isinstance(text, str) or len(text) != 36 or _UUID_FULL.fullmatch(text) is None:
-        return None
-    decoded = _UUID_ANY.decode(text)
-    if decoded is None:
-        return None
-    timestamp, parts = decoded
-    return parts["uuid"], parts["version"], timestamp
+    if type(text) is not str or len(text) != 36 or _UUID_FULL.fullmatch(text) is None:
+        return None  # the regex admits versions 1-8 with the RFC variant, nil and max only
+    canonical = text.lower()
+    version = _HEX_VALUE[canonical[14]]
+    if version == 7:
+        return canonical, 7, int(canonical[0:8] + canonical[9:13], 16)
+    if version == 0 or version == 15:  # nil / max (anything else with these nibbles fails the regex)
+        return canonical, version, None
+    return canonical, version, _uuid_timestamp_ms(canonical, version)
 
 
 def parse_ulid(text: str) -> int | None:
@@ -359,10 +361,11 @@ def parse_ulid(text: str) -> int | None:
 def parse_typeid(text: str) -> tuple[str, str] | None:
     """`(prefix, uuid)` of a valid TypeID string, else None. A direct entry point for callers that
     hold a TypeID and want its parts without a schema."""
-    if not isinstance(text, str) or len(text) > 90 or _TYPEID_FULL.fullmatch(text) is None:
+    if type(text) is not str or len(text) > 90 or _TYPEID_FULL.fullmatch(text) is None:
         return None
-    _, parts = TypeIdCodec().decode(text)  # type: ignore[misc]
-    return parts["typeid_prefix"], parts["uuid"]
+    cut = text.rfind("_")
+    h = f"{_base32_to_int(text[cut + 1 :]):032x}"
+    return (text[:cut] if cut > 0 else ""), f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _TYPEID_FULL = re.compile(TypeIdCodec().regex())
