@@ -116,7 +116,7 @@ def detect(data: bytes, targets: Targets, filename: str = "<source>") -> list[Si
     tree = _parse(data, filename, lines)
     visitor = _Visitor(targets, interesting, lines)
     visitor.visit_module(tree)
-    text_lines = _text_lines(data)
+    text_lines = _LazyLines(data)
     sites = [site for ref in visitor.refs if (site := visitor.site_for(ref, text_lines)) is not None]
     if sites and SUPPRESS_MARKER in data:
         sites = _apply_suppressions(sites, visitor.site_spans, text_lines, targets)
@@ -236,10 +236,6 @@ def _candidate_lines(data: bytes, names: frozenset[str]) -> list[int] | None:
         if not found or found[-1] != line:
             found.append(line)
     return found
-
-
-def _text_lines(data: bytes) -> _LazyLines:
-    return _LazyLines(data)
 
 
 class _LazyLines:
