@@ -149,6 +149,18 @@ def test_cli_stdin_lines_with_schema_option():
     assert rows[0]["timestamp_ms"] == 1645557742000
 
 
+def test_cli_undecodable_input_is_classified_not_fatal():
+    result = runner.invoke(app, ["classify", "--json"], input=b"abc\n\xff\xfe\nuser_1_abcd1234\n")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["status"] for r in rows] == ["unknown", "unknown", "target"]
+    assert rows[1]["id"] == "\ufffd\ufffd"
+    surrogate = runner.invoke(app, ["classify", "--json", "bad\udcffid"])
+    assert surrogate.exit_code == 0 and json.loads(surrogate.stdout)["reason"] == "no_match"
+    table = runner.invoke(app, ["classify", "bad\udcffid"])
+    assert table.exit_code == 0 and "\\udcff" in table.stdout
+
+
 def test_cli_table_is_aligned_and_safe():
     ids = [NETRA_ID, "user_1_abcd1234", "[bold]markup[/bold]"]
     result = runner.invoke(app, ["classify", *ids])

@@ -27,9 +27,10 @@ Examples:
 """
 
 
-def _lines(stream: Iterable[str]) -> Iterator[str]:
+def _lines(stream: Iterable[bytes]) -> Iterator[str]:
+    """stdin lines as text; bytes that are not UTF-8 become U+FFFD instead of an error."""
     for line in stream:
-        yield line.rstrip("\r\n")
+        yield line.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
 @app.command(help=_HELP)
@@ -59,7 +60,7 @@ def classify(
         typer.echo("error: give IDs as arguments or one per line on stdin (see --help)", err=True)
         raise typer.Exit(2)
     else:
-        values = _lines(sys.stdin)
+        values = _lines(sys.stdin.buffer)
 
     if as_json:
         _print_json(classifier, values)
@@ -74,7 +75,12 @@ def _print_json(classifier: object, values: Iterable[str]) -> None:
     for value in values:
         info = classifier.classify(value)  # type: ignore[attr-defined]
         record = {"id": value, **info.as_dict()}
-        out.write(orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
+        try:
+            line = orjson.dumps(record)
+        except TypeError:  # lone surrogates from undecodable argv bytes
+            record["id"] = value.encode("utf-8", errors="replace").decode("utf-8")
+            line = orjson.dumps(record)
+        out.write(line.decode() + "\n")
         out.flush()
 
 
