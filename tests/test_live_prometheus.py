@@ -22,6 +22,7 @@ fails that check; the rules evaluate without error on real data; and an injected
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import subprocess
@@ -448,3 +449,31 @@ def test_breach_through_the_service_fires_the_alert(stack: Stack) -> None:
     assert alert["labels"]["severity"] == "page"
     assert alert["labels"]["field"] == "connection_id"
     assert alert["labels"]["source"] == "http"
+
+
+def test_scan_panels_read_the_scanner_textfile(prometheus_factory, textfile_exporter, tmp_path: Path) -> None:
+    """Without Kafka: the scanner's textfile, served as node_exporter would, feeds exactly the
+    migration dashboard's code panels (the traffic panels have nothing to show)."""
+    textfile = tmp_path / "id_monitor_scan.prom"
+    subprocess.run(
+        [sys.executable, "-m", "id_monitor", "scan", str(ROOT / "tests" / "data" / "scan" / "sample"),
+         "--prometheus", str(textfile)],
+        check=True, capture_output=True, cwd=ROOT, timeout=120,
+    )
+    exporter = textfile_exporter(textfile)
+    server = prometheus_factory({SCAN_JOB: [exporter.address]})
+    server.wait_until_scraped(SCAN_JOB)
+    server.wait_for("scan metrics", lambda: server.query("id_monitor_scan_call_sites"), timeout=30)
+
+    dashboard = load_dashboard(ROOT / "dashboards" / "id-monitor-migration.json")
+    code_panels = {p["title"] for p in iter_panels(dashboard) if "id_monitor_scan_" in json.dumps(p.get("targets", []))}
+    assert len(code_panels) == 4
+    problems = panel_problems(server, dashboard)
+    failing = {p.split(": ", 1)[1].split(" [", 1)[0] for p in problems if not p.startswith("variable ")}
+    traffic_panels = {p["title"] for p in iter_panels(dashboard) if p.get("targets")} - code_panels
+    assert failing == traffic_panels
+    # ... and the call sites Prometheus holds are the ones the scanner counted
+    total = float(server.query("sum(id_monitor_scan_call_sites)")[0]["value"][1])
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in textfile.read_text().splitlines()
+                  if line.startswith("id_monitor_scan_call_sites{"))
+    assert total == counted > 0
