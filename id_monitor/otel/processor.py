@@ -57,12 +57,16 @@ _NOT_AN_ID = _NotAnId()
 
 
 class _Entry:
-    __slots__ = ("attributes", "report", "at_ns")
+    """A cached verdict: the attributes to write, the report to count, and the span-time window
+    (start +- reuse) in which it may be reused."""
 
-    def __init__(self, attributes: dict[str, Any], report: Report | None, at_ns: int) -> None:
+    __slots__ = ("attributes", "report", "fresh_from", "fresh_until")
+
+    def __init__(self, attributes: dict[str, Any], report: Report | None, at_ns: int, reuse_ns: int) -> None:
         self.attributes = attributes
         self.report = report
-        self.at_ns = at_ns
+        self.fresh_from = at_ns - reuse_ns
+        self.fresh_until = at_ns + reuse_ns
 
 
 class IdSpanProcessor(SpanProcessor):
@@ -112,7 +116,30 @@ class IdSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
-            self._tag(span)
+            # Hot path, kept inline: the raw values are the cache key. Only normalised keys are
+            # ever stored, so a hostile value (a megabyte string, a long list) misses here and
+            # is dealt with in _miss.
+            try:
+                # The SDK's public `attributes` is a proxy over a Python-level mapping whose
+                # `get` raises and catches KeyError for every absent key; the plain dict behind
+                # it answers in C. Other span implementations use the public interface.
+                get = span._attributes._dict.get  # type: ignore[attr-defined]
+                start_ns = span._start_time  # type: ignore[attr-defined]
+            except AttributeError:
+                get = (span.attributes or {}).get
+                start_ns = span.start_time
+            start_ns = start_ns or 0
+            key = tuple(map(get, self._keys))
+            try:
+                entry = self._cache.get(key)
+            except TypeError:  # an unhashable value from a non-SDK span
+                entry = None
+            if entry is None or not entry.fresh_from <= start_ns <= entry.fresh_until:
+                entry = self._miss(key, start_ns)
+            if entry.attributes:
+                span.set_attributes(entry.attributes)
+            if self.metrics is not None and entry.report is not None:
+                self.metrics.record(SOURCE, entry.report, start_ns // 1_000_000, exemplar_of(span))
         except Exception:  # noqa: BLE001 - a processor must never raise into the caller
             self.internal_errors += 1
             if self.internal_errors == 1:
@@ -130,28 +157,6 @@ class IdSpanProcessor(SpanProcessor):
         return True
 
     # -- work ---------------------------------------------------------------------------------
-
-    def _tag(self, span: Span) -> None:
-        # Hot path: the raw values are the cache key. Only normalised keys are ever stored, so a
-        # hostile value (a megabyte string, a long list) misses here and is handled in _miss.
-        bounded = getattr(span, "_attributes", None)
-        attributes = getattr(bounded, "_dict", None)
-        if attributes.__class__ is not dict:
-            # The SDK's public view is a proxy over a Python-level mapping; the plain dict behind
-            # it answers in C. Other span implementations go through the public interface.
-            attributes = span.attributes or {}
-        key = tuple(map(attributes.get, self._keys))
-        start_ns = span.start_time or 0
-        try:
-            entry = self._cache.get(key)
-        except TypeError:  # an unhashable value from a non-SDK span
-            entry = None
-        if entry is None or abs(start_ns - entry.at_ns) > self._reuse_ns:
-            entry = self._miss(key, start_ns)
-        if entry.attributes:
-            span.set_attributes(entry.attributes)
-        if self.metrics is not None and entry.report is not None:
-            self.metrics.record(SOURCE, entry.report, start_ns // 1_000_000, exemplar_of(span))
 
     def _miss(self, raw: tuple[Any, ...], start_ns: int) -> _Entry:
         max_length = self._max_length
@@ -174,7 +179,7 @@ class IdSpanProcessor(SpanProcessor):
         if not cacheable:
             return self._evaluate(key, start_ns)
         entry = self._cache.get(key)
-        if entry is None or abs(start_ns - entry.at_ns) > self._reuse_ns:
+        if entry is None or not entry.fresh_from <= start_ns <= entry.fresh_until:
             entry = self._evaluate(key, start_ns)
             self._remember(key, entry)
         return entry
@@ -186,7 +191,7 @@ class IdSpanProcessor(SpanProcessor):
             if field is not None and value is not None:
                 by_field[field] = value
         if not by_field:
-            return _Entry({}, None, start_ns)
+            return _Entry({}, None, start_ns, self._reuse_ns)
         owner = values[self._owner_index] if self._owner_index >= 0 else None
         if owner.__class__ is not str or owner is self._too_long:
             owner = None
@@ -200,7 +205,7 @@ class IdSpanProcessor(SpanProcessor):
         rules = rule_names(report.findings)
         if rules:
             attributes[FINDINGS_KEY] = rules
-        return _Entry(attributes, report, start_ns)
+        return _Entry(attributes, report, start_ns, self._reuse_ns)
 
     def _remember(self, key: tuple[Any, ...], entry: _Entry) -> None:
         cache = self._cache
