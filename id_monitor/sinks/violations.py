@@ -76,7 +76,7 @@ class KafkaViolationSink:
         self.topic = topic
         self.emitted = 0
         config = {"acks": "all", "linger_ms": 20, "retries": 5, "request_timeout_ms": 10000,
-                  "max_block_ms": 5000, **producer_config}
+                  "max_block_ms": 5000, "reconnect_backoff_max_ms": 2000, **producer_config}
         self.producer = KafkaProducer(bootstrap_servers=bootstrap_servers, **config)
 
     def emit(self, finding: Finding, *, source: str, observed_ms: int, topic: str | None = None,

@@ -35,6 +35,10 @@ class ConsumerTuning:
     request_timeout_ms: int = 15000
     max_poll_interval_ms: int = 300000
     auto_offset_reset: str = "earliest"
+    # kafka-python backs off reconnects up to 30 s by default: far too slow to notice a broker
+    # that came back. Its client-side metrics cost time per record and nothing here reads them.
+    reconnect_backoff_max_ms: int = 2000
+    metrics_enabled: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_kwargs(self) -> dict[str, Any]:
@@ -48,6 +52,8 @@ class ConsumerTuning:
             "request_timeout_ms": self.request_timeout_ms,
             "max_poll_interval_ms": self.max_poll_interval_ms,
             "auto_offset_reset": self.auto_offset_reset,
+            "reconnect_backoff_max_ms": self.reconnect_backoff_max_ms,
+            "metrics_enabled": self.metrics_enabled,
             **self.extra,
         }
 
