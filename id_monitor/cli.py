@@ -26,6 +26,7 @@ app = typer.Typer(
 # Order here is the order in --help.
 COMMAND_MODULES = [
     "classify",
+    "check",
     "generate",
     "scan",
     "run",

@@ -223,7 +223,7 @@ def owner_collision(prefix: str, distinct: int, severity: Severity, mode: str) -
         None,
         None,
         shown,
-        f"{distinct} distinct owners share this prefix",
+        f"{distinct} owners share this prefix",
     )
 
 
