@@ -318,7 +318,10 @@ class AgentProcess:
             samples = self.scrape()
             return samples if total(samples, "id_monitor_messages_total") >= count else None
 
-        return wait_until(done, timeout, message=f"{self.name} to count {count} messages")
+        wait_until(done, timeout, message=f"{self.name} to count {count} messages")
+        # One scrape is not atomic across families: ids_total may have been read before the last
+        # messages finished. Once messages_total has reached `count`, a fresh scrape is complete.
+        return self.scrape()
 
     def assert_alive(self) -> None:
         if self.proc.poll() is not None:
