@@ -1,0 +1,219 @@
+"""Agent throughput on a real Kafka broker, against the raw kafka-python poll loop, in one run.
+
+    .venv/bin/python bench/kafka_throughput.py [--messages 200000] [--partitions 1]
+                                               [--batch-size 2000] [--bootstrap HOST:PORT]
+
+Starts its own broker with scripts/kafka (unless --bootstrap is given), produces `--messages`
+realistic messages (~800 bytes, 5 ID fields, id_monitor.traffic) to a fresh topic, then consumes
+the whole topic three times, each in a fresh child process and consumer group:
+
+- raw:   a KafkaConsumer poll loop that touches every record's value and does nothing else
+         (the floor: what reading the topic costs in Python at all);
+- agent: the agent's full pipeline (`Agent.from_config`): decode, extract, classify, judge,
+         Prometheus metrics (exemplars, age histogram), offset commit per batch, /metrics served;
+- raw again, so a drift in machine load shows.
+
+Both use the same consumer settings (id_monitor.sources.kafka.ConsumerTuning). Rates are timed
+from the first record received to the last one done, so group joins do not count. Printed: each
+rate, agent / floor (target >= 0.8), the pipeline's cost per message without Kafka, and each
+child's peak RSS (VmHWM; target for the agent < 150 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- children ----------------------------------------------------------------------------------
+
+def child_raw(bootstrap: str, topic: str, n: int, batch_size: int) -> dict:
+    from kafka import KafkaConsumer
+
+    from id_monitor.sources.kafka import ConsumerTuning
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{time.time_ns()}",
+                             enable_auto_commit=False,
+                             **ConsumerTuning(max_poll_records=batch_size).as_kwargs())
+    seen = 0
+    size = 0
+    first = None
+    while seen < n:
+        batch = consumer.poll(timeout_ms=1000)
+        if batch and first is None:
+            first = time.perf_counter()
+        for records in batch.values():
+            for record in records:
+                size += len(record.value)
+                seen += 1
+    elapsed = time.perf_counter() - first
+    consumer.close(autocommit=False)
+    return {"messages": seen, "seconds": elapsed, "rate": seen / elapsed, "bytes": size,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def child_agent(bootstrap: str, topic: str, n: int, batch_size: int) -> dict:
+    from id_monitor.agent import Agent
+    from id_monitor.config import Config
+    from id_monitor.logs import configure
+    from id_monitor.sources.kafka import ConsumerTuning
+
+    configure("warning")
+    config = Config.model_validate({
+        "kafka": {"bootstrap_servers": bootstrap, "group_id": f"agent-{time.time_ns()}", "topics": [topic]},
+        "metrics": {"listen": f"127.0.0.1:{free_port()}"},
+    })
+    agent = Agent.from_config(config, tuning=ConsumerTuning(max_poll_records=batch_size))
+    totals = agent.checker.totals
+    poll = agent.source.poll
+    marks: dict[str, float] = {}
+
+    def timed_poll(timeout_ms: int):
+        done = totals.ok + totals.malformed + totals.skipped
+        if done >= n:
+            marks.setdefault("last", time.perf_counter())
+            agent.stop()
+            return {}
+        batch = poll(timeout_ms)
+        if batch and "first" not in marks:
+            marks["first"] = time.perf_counter()
+        return batch
+
+    agent.source.poll = timed_poll
+    agent.run()
+    done = totals.ok + totals.malformed + totals.skipped
+    elapsed = marks["last"] - marks["first"]
+    result = {"messages": done, "seconds": elapsed, "rate": done / elapsed, "peak_rss_mb": peak_rss_mb(),
+              "commits": agent.state.commits, "batches": agent.state.batches}
+    result["pipeline_us_per_message"] = pipeline_cost(config)  # after the RSS reading: it holds input
+    return result
+
+
+def pipeline_cost(config) -> float:
+    """The Checker alone (no Kafka, no HTTP) over fresh messages, in microseconds per message."""
+    from prometheus_client import CollectorRegistry
+
+    from id_monitor.agent import Agent
+    from id_monitor.traffic import generate_lines
+
+    agent = Agent.from_config(config.model_copy(update={"kafka": None}), registry=CollectorRegistry(),
+                              serve_http=False)
+    lines = [line.rstrip(b"\n") for line in generate_lines(20_000, seed=99)]
+    check = agent.checker.check
+    started = time.perf_counter()
+    for line in lines:
+        check("stdin", line)
+    return (time.perf_counter() - started) / len(lines) * 1e6
+
+
+# -- parent ------------------------------------------------------------------------------------
+
+def produce(bootstrap: str, topic: str, n: int, partitions: int) -> float:
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
+
+    from id_monitor.traffic import generate_lines
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, partitions, 1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=512 * 1024, acks=1)
+    size = 0
+    for line in generate_lines(n, seed=7):
+        value = line.rstrip(b"\n")
+        size += len(value)
+        producer.send(topic, value)
+    producer.flush()
+    producer.close()
+    return size / n
+
+
+def run_child(kind: str, bootstrap: str, topic: str, n: int, batch_size: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--bootstrap", bootstrap, "--topic", topic,
+         "--messages", str(n), "--batch-size", str(batch_size)],
+        capture_output=True, text=True, check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{kind} child failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--partitions", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--bootstrap", help="use this broker instead of starting one")
+    parser.add_argument("--topic", help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["raw", "agent"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        fn = child_raw if args.child == "raw" else child_agent
+        print(json.dumps(fn(args.bootstrap, args.topic, args.messages, args.batch_size)))
+        return
+
+    broker_dir = None
+    bootstrap = args.bootstrap
+    kafka = [str(ROOT / "scripts" / "kafka")]
+    if bootstrap is None:
+        broker_dir = Path(tempfile.mkdtemp(prefix="idm-kafka-bench-"))
+        port, cport = free_port(), free_port()
+        flags = ["--port", str(port), "--controller-port", str(cport), "--dir", str(broker_dir), "--heap", "1g"]
+        started = time.perf_counter()
+        subprocess.run(kafka + ["up", *flags], check=True, stdout=subprocess.DEVNULL)
+        print(f"broker: started in {time.perf_counter() - started:.1f} s")
+        bootstrap = f"127.0.0.1:{port}"
+    try:
+        topic = f"bench-{time.time_ns()}"
+        started = time.perf_counter()
+        avg = produce(bootstrap, topic, args.messages, args.partitions)
+        print(f"produced {args.messages} messages of {avg:.0f} bytes on average "
+              f"({args.partitions} partition(s)) in {time.perf_counter() - started:.1f} s")
+        raw1 = run_child("raw", bootstrap, topic, args.messages, args.batch_size)
+        agent = run_child("agent", bootstrap, topic, args.messages, args.batch_size)
+        raw2 = run_child("raw", bootstrap, topic, args.messages, args.batch_size)
+    finally:
+        if broker_dir is not None:
+            subprocess.run(kafka + ["down", *flags], check=False, stdout=subprocess.DEVNULL)
+            shutil.rmtree(broker_dir, ignore_errors=True)
+
+    floor = max(raw1["rate"], raw2["rate"])
+    print(f"raw poll loop (floor): {raw1['rate']:>9,.0f} msg/s, then {raw2['rate']:,.0f} msg/s "
+          f"(peak RSS {raw1['peak_rss_mb']:.0f} MB)")
+    print(f"agent full pipeline:   {agent['rate']:>9,.0f} msg/s over {agent['messages']:,} messages, "
+          f"{agent['batches']} batches, {agent['commits']} commits")
+    print(f"agent / floor:         {agent['rate'] / floor:.2f}   (target >= 0.8)")
+    print(f"pipeline without Kafka: {agent['pipeline_us_per_message']:.1f} us/message; "
+          f"floor: {1e6 / floor:.1f} us/message")
+    print(f"agent peak RSS:        {agent['peak_rss_mb']:.0f} MB   (target < 150 MB)")
+
+
+if __name__ == "__main__":
+    main()
