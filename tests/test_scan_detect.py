@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import textwrap
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import id_monitor.scan.detect as detect_module
 from id_monitor.scan.detect import Site, detect
 from id_monitor.scan.targets import TargetError, Targets
 
-detect_module = importlib.import_module("id_monitor.scan.detect")
 UUID4 = Targets.of()
 
 
