@@ -22,6 +22,7 @@ alternatives one by one.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from types import MappingProxyType
@@ -45,6 +46,9 @@ _MAX_LENGTH_BUCKET = 512
 # is an ordinary, complete IdInfo (type, equality, hash, immutability all as usual).
 class _IdInfoTwin:
     __slots__ = IdInfo.__slots__
+
+
+assert set(IdInfo.__slots__) == {f.name for f in dataclasses.fields(IdInfo)}, "IdInfo must stay a slots dataclass"
 
 
 _FAST_NEW_ENV: dict[str, Any] = {"IdInfo": IdInfo, "Twin": _IdInfoTwin, "new": object.__new__}
@@ -104,9 +108,15 @@ def _make_builder(variant: Variant, outer: int, groups: dict[str, int]) -> Build
         parts_expr = f"MP({parts[0][2:]})"  # the decoder's own fresh dict, no copy
     else:
         parts_expr = f"MP({{{', '.join(parts)}}})" if parts else "EMPTY"
-    values = [repr(fmt.status), repr(fmt.name), id_type, owner, timestamp, counter, "None", parts_expr]
+    values = {"status": repr(fmt.status), "format": repr(fmt.name), "id_type": id_type, "owner": owner,
+              "timestamp_ms": timestamp, "counter": counter, "reason": "None", "parts": parts_expr}
     lines.append("    info = new(Twin)")
-    lines.extend(f"    info.{field} = {value}" for field, value in zip(IdInfo.__slots__, values))
+    for field in dataclasses.fields(IdInfo):
+        if field.name not in values:  # a field added to IdInfo later: its declared default
+            env[f"default_{field.name}"] = field.default_factory if field.default is dataclasses.MISSING \
+                else (lambda value=field.default: value)
+            values[field.name] = f"default_{field.name}()"
+        lines.append(f"    info.{field.name} = {values[field.name]}")
     lines.append("    info.__class__ = IdInfo")
     lines.append("    return info")
     exec("\n".join(lines), env)  # noqa: S102 - source built above from validated schema values only
