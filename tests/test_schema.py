@@ -63,6 +63,10 @@ def test_missing_file_and_unknown_builtin():
         load_schema("/nonexistent/schema.yaml")
     with pytest.raises(SchemaError, match="no builtin schema 'netraa'"):
         load_schema("netraa")
+    with pytest.raises(SchemaError, match="not a usable path"):
+        load_schema("bad\x00name.yaml")
+    with pytest.raises(SchemaError, match="is a directory"):
+        load_schema(str(BAD))
 
 
 def write(path: Path, doc: dict) -> Path:
@@ -198,3 +202,39 @@ def test_cli_bad_schema_one_line_exit_2(fixture):
 def test_cli_unknown_schema_name():
     result = run_cli("classify", "--schema", "nope", "x")
     assert result.returncode == 2 and "no builtin schema 'nope'" in result.stderr
+
+
+# ---- any schema document: loads or raises SchemaError, nothing else ------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 300), st.text(max_size=12),
+                    st.sampled_from(["target", "legacy", "{x}", "word", "owner", "hex(8)", "enum(a|b)", "{counter}",
+                                     "snowflake", "uuid(version=4)", "x_{a}_{counter}", "[{p}_]{q}_{hex}"]))
+SEGMENT_OPTIONS = st.dictionaries(st.sampled_from(["type", "width", "chars", "epoch", "min_digits", "choices",
+                                                   "version", "case", "prefix", "min_width"]),
+                                  SCALARS | st.lists(SCALARS, max_size=3), max_size=3)
+FORMAT = st.fixed_dictionaries(
+    {"name": st.sampled_from(["a", "b", "Bad", 3, "x_y"]), "status": SCALARS, "id_type": SCALARS},
+    optional={"template": SCALARS, "templates": st.lists(SCALARS, max_size=3),
+              "segments": st.dictionaries(st.sampled_from(["a", "x", "counter", "owner", "p"]), SEGMENT_OPTIONS,
+                                          max_size=2) | SCALARS,
+              "description": SCALARS})
+DOC = st.fixed_dictionaries({}, optional={
+    "name": SCALARS, "owner_width": SCALARS, "owner_chars": SCALARS,
+    "include": st.lists(st.sampled_from(["standard", "netra", "nope.yaml", "", "../x"]), max_size=2) | SCALARS,
+    "formats": st.lists(FORMAT | SCALARS, max_size=3) | SCALARS})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=DOC)
+def test_any_document_loads_or_raises_schema_error(tmp_path, doc):
+    path = tmp_path / "fuzz.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        schema = load_schema(str(path))
+    except SchemaError as exc:
+        assert "fuzz.yaml" in str(exc) or "netra.yaml" in str(exc) or "standard.yaml" in str(exc)
+        return
+    Classifier(schema).classify("x_1_abcd1234")  # whatever loaded also compiles and classifies

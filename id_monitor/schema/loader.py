@@ -37,7 +37,11 @@ def load_schema(name_or_path: str | os.PathLike[str] = "netra") -> Schema:
     if text in BUILTIN_SCHEMAS:
         return _load_builtin(text)
     path = Path(text)
-    if not path.exists() and not text.endswith((".yaml", ".yml")) and os.sep not in text:
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as exc:
+        raise SchemaError(f"not a usable path ({exc})", file=repr(text)) from None
+    if not exists and not text.endswith((".yaml", ".yml")) and os.sep not in text:
         raise SchemaError(f"no builtin schema {text!r} (builtin: {', '.join(BUILTIN_SCHEMAS)}) "
                           "and no such file", file=text)
     return _load_file(path)
@@ -61,6 +65,8 @@ def _read(path: Path) -> dict[str, Any]:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SchemaError("file not found", file=file) from None
+    except IsADirectoryError:
+        raise SchemaError("is a directory, not a schema file", file=file) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(f"cannot read: {exc}", file=file) from None
     try:
@@ -90,12 +96,16 @@ def _collect(path: Path, data: dict[str, Any], out: list[Format], stack: tuple[P
         if not isinstance(inc, str) or not inc:
             raise SchemaError(f"include entry {inc!r} must be a builtin name or a path", file=file)
         inc_path = _builtin_path(inc) if inc in BUILTIN_SCHEMAS else (path.parent / inc)
-        resolved = inc_path.resolve()
+        try:
+            resolved = inc_path.resolve()
+            exists = inc_path.is_file()
+        except (OSError, ValueError) as exc:
+            raise SchemaError(f"include entry {inc!r} is not a usable path ({exc})", file=file) from None
         if resolved in stack:
             raise SchemaError(f"include cycle through {inc!r}", file=file)
         if len(stack) >= _MAX_INCLUDE_DEPTH:
             raise SchemaError("includes nested too deeply", file=file)
-        if not inc_path.exists():
+        if not exists:
             raise SchemaError(f"included file {inc!r} not found (paths are relative to this file)",
                               file=file)
         _collect(inc_path, _read(inc_path), out, (*stack, resolved))

@@ -249,7 +249,12 @@ def parse_template(template: str, *, owner_width: int = 8, owner_chars: str = DE
             raise TemplateError(f"segment {name!r}: cannot read type {type_spec!r}")
         positional, keyword = _parse_args(m.group(2))
         keyword.update(extra)
-        seg = make_segment(name, m.group(1), positional, keyword, owner_width, owner_chars)
+        try:
+            seg = make_segment(name, m.group(1), positional, keyword, owner_width, owner_chars)
+        except TemplateError:
+            raise
+        except (TypeError, ValueError, AttributeError) as exc:  # e.g. width: "wide"
+            raise TemplateError(f"segment {name!r}: bad option value ({exc})") from None
         built[name] = seg
         return seg
 
