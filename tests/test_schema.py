@@ -206,8 +206,8 @@ def test_cli_unknown_schema_name():
 
 # ---- any schema document: loads or raises SchemaError, nothing else ------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 300), st.text(max_size=12),
                     st.sampled_from(["target", "legacy", "{x}", "word", "owner", "hex(8)", "enum(a|b)", "{counter}",

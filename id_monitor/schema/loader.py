@@ -69,6 +69,8 @@ def _read(path: Path) -> dict[str, Any]:
         raise SchemaError("is a directory, not a schema file", file=file) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(f"cannot read: {exc}", file=file) from None
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise SchemaError(f"not a usable path ({exc})", file=repr(file)) from None
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
