@@ -32,7 +32,7 @@ log = get_logger("agent")
 STDIN_SOURCE = "stdin"
 LAG_INTERVAL_S = 2.0
 POLL_TIMEOUT_MS = 500
-SHUTDOWN_COMMIT_TIMEOUT_MS = 3000
+SHUTDOWN_COMMIT_TIMEOUT_MS = 2000
 
 
 def kafka_source_label(topic: str) -> str:
@@ -346,7 +346,7 @@ class Agent:
                 self.state.batches += 1
                 self.state.pending_offsets.update(offsets)
             if self.state.pending_offsets:
-                self._commit(timeout_ms=5000)
+                self._commit(timeout_ms=2000)
             now = time.monotonic()
             if now >= self._lag_due:
                 self._lag_due = now + LAG_INTERVAL_S
@@ -397,7 +397,7 @@ class Agent:
         if self.source is not None:
             if self.state.pending_offsets:
                 self._commit(timeout_ms=SHUTDOWN_COMMIT_TIMEOUT_MS)
-            self.source.close(timeout_ms=2000)
+            self.source.close(timeout_ms=1500)
         if self.sink is not None:
             try:
                 self.sink.close()

@@ -205,7 +205,8 @@ class KafkaSource:
             ends = self.consumer.end_offsets(assigned, timeout_ms=timeout_ms)
             lags = {}
             for tp in assigned:
-                position = self.consumer.position(tp, timeout_ms=timeout_ms)
+                # Known locally after the first fetch; a short bound keeps many partitions cheap.
+                position = self.consumer.position(tp, timeout_ms=100)
                 end = ends.get(tp)
                 if position is not None and end is not None:
                     lags[tp] = max(0, end - position)
