@@ -24,6 +24,9 @@ Examples:
   cat ids.txt | id-monitor classify --json | jq .format
 
   id-monitor classify --schema standard 017f22e2-79b0-7cc3-98c4-dc0c0c07398f
+
+Exit status: 0 (also when IDs are unknown), 2 when the schema cannot be loaded.
+The schema language and the netra formats: docs/schema.md.
 """
 
 
