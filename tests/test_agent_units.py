@@ -1,0 +1,201 @@
+"""The agent's pure parts, without a broker: line reading, traceparent, throttled JSON logs,
+backoff, violation records, the health server, and the Checker's counting."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import urllib.request
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from id_monitor.agent import Agent, Checker, trace_id_from_headers
+from id_monitor.config import Config
+from id_monitor.health import HealthServer
+from id_monitor.logs import JsonFormatter, Throttle
+from id_monitor.model import Finding
+from id_monitor.sinks.violations import StreamViolationSink, violation_record
+from id_monitor.sources.kafka import Backoff
+from id_monitor.sources.stream import Oversized, read_lines
+from id_monitor.traffic import generate
+from tests.kafka_broker import parse_metrics, total
+
+# -- read_lines ------------------------------------------------------------------------------
+
+
+@given(st.lists(st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b), max_size=30),
+       st.integers(min_value=1, max_value=30))
+def test_read_lines_yields_every_line_or_its_oversize(lines: list[bytes], limit: int) -> None:
+    data = b"".join(line + b"\n" for line in lines)
+    out = list(read_lines(io.BytesIO(data), limit))
+    assert len(out) == len(lines)
+    for got, line in zip(out, lines):
+        if len(line) > limit:
+            assert got == Oversized(len(line))
+        else:
+            assert got == line
+
+
+def test_read_lines_handles_crlf_and_a_last_line_without_newline() -> None:
+    assert list(read_lines(io.BytesIO(b"a\r\nbb\nccc"), 10)) == [b"a", b"bb", b"ccc"]
+    assert list(read_lines(io.BytesIO(b"x" * 100 + b"\nok\n"), 10)) == [Oversized(100), b"ok"]
+
+
+def test_read_lines_skips_a_huge_line_in_bounded_pieces() -> None:
+    huge = b"y" * (3 * (1 << 16) + 5)
+    assert list(read_lines(io.BytesIO(huge + b"\n{}\n"), 1000)) == [Oversized(len(huge)), b"{}"]
+
+
+# -- traceparent -----------------------------------------------------------------------------
+
+
+def test_trace_id_from_a_valid_traceparent() -> None:
+    header = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert trace_id_from_headers([("other", b"x"), ("traceparent", header)]) == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.mark.parametrize("value", [
+    b"", b"garbage", b"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+    b"00-zzzz2f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", b"\xff\xfe", b"00-abc-def-01",
+])
+def test_invalid_traceparent_gives_no_exemplar(value: bytes) -> None:
+    assert trace_id_from_headers([("traceparent", value)]) is None
+    assert trace_id_from_headers(None) is None
+
+
+# -- logs ------------------------------------------------------------------------------------
+
+
+def test_json_formatter_writes_one_object_with_fields() -> None:
+    record = logging.LogRecord("id_monitor.kafka", logging.WARNING, "f", 1, "broker_lost", None, None)
+    record.fields = {"error": "boom", "partitions": 3}
+    line = JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert "\n" not in line
+    assert entry["event"] == "broker_lost" and entry["level"] == "warning" and entry["partitions"] == 3
+
+
+def test_throttle_logs_once_per_interval_and_counts_the_rest(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    logger = logging.getLogger("id_monitor.test_throttle")
+    throttle = Throttle(logger, interval=30.0, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="id_monitor.test_throttle"):
+        results = [throttle.log(logging.WARNING, "broker_unreachable") for _ in range(1000)]
+        now[0] = 31.0
+        throttle.log(logging.WARNING, "broker_unreachable")
+        throttle.log(logging.WARNING, "other_event")
+    assert results.count(True) == 1
+    assert [r.getMessage() for r in caplog.records] == ["broker_unreachable", "broker_unreachable", "other_event"]
+    assert caplog.records[1].fields["suppressed"] == 999
+    throttle.reset("broker_unreachable")
+    assert throttle.log(logging.WARNING, "broker_unreachable") is True
+
+
+def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
+    backoff = Backoff(base=0.5, cap=4.0)
+    assert [backoff.next_delay() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    backoff.reset()
+    assert backoff.next_delay() == 0.5
+
+
+# -- violation records -----------------------------------------------------------------------
+
+
+def test_violation_record_carries_origin_and_no_raw_id() -> None:
+    finding = Finding("isolation_breach", "connection_id", "violation", "ws_conn", "ws_conn",
+                      "ws_conn_********_1757367656601_1_********", "owner differs")
+    stream = io.StringIO()
+    sink = StreamViolationSink(stream)
+    sink.emit(finding, source="kafka:events", observed_ms=5, topic="events", partition=2, offset=17)
+    record = json.loads(stream.getvalue())
+    assert record == violation_record(finding, source="kafka:events", observed_ms=5, topic="events",
+                                      partition=2, offset=17)
+    assert record["rule"] == "isolation_breach" and record["partition"] == 2 and record["offset"] == 17
+    assert "test_use" not in stream.getvalue()
+
+
+# -- Checker ---------------------------------------------------------------------------------
+
+
+def _agent(config: dict | None = None, stream: bytes = b"", output: io.StringIO | None = None) -> Agent:
+    return Agent.from_config(Config.model_validate(config or {}), input_stream=io.BytesIO(stream),
+                             output=output, registry=CollectorRegistry(), serve_http=False)
+
+
+def test_checker_counts_every_outcome_and_never_raises() -> None:
+    agent = _agent({"limits": {"max_message_bytes": 512}})
+    checker: Checker = agent.checker
+    good = orjson.dumps(next(generate(1, seed=2))[0])
+    hostile = [None, b"", b"\xff", b"[1]", b"{" * 5000, b"x" * 600, "{\"a\": \"\ud800\"}", b"nul\x00l"]
+    results = [checker.check("stdin", value) for value in hostile] + [checker.check("stdin", good[:500])]
+    assert results[0] == "skipped"
+    assert all(r in ("ok", "malformed") for r in results[1:])
+    samples = parse_metrics(_exposition(agent))
+    assert total(samples, "id_monitor_messages_total") == len(results)
+    assert total(samples, "id_monitor_messages_total", result="malformed") == checker.totals.malformed
+
+
+def test_checker_survives_a_judge_that_raises() -> None:
+    agent = _agent()
+
+    class Broken:
+        def check(self, message, observed_ms):  # noqa: ANN001
+            raise RuntimeError("bug")
+
+        malformed = agent.checker.judge.malformed
+
+    agent.checker.judge = Broken()
+    assert agent.checker.check("stdin", b'{"thread_id": "x"}') == "malformed"
+    assert agent.checker.totals.errors == 1
+
+
+def test_stream_mode_counts_and_writes_violations_to_output() -> None:
+    messages = b"".join(orjson.dumps(m) + b"\n" for m, _ in generate(100, seed=8))
+    out = io.StringIO()
+    agent = _agent({"violations": {"redact": "hash"}}, stream=messages + b"not json\n\n", output=out)
+    assert agent.run() == 0
+    samples = parse_metrics(_exposition(agent))
+    assert total(samples, "id_monitor_messages_total", result="ok") == 100
+    assert total(samples, "id_monitor_messages_total", result="malformed") == 1
+    assert total(samples, "id_monitor_messages_total", result="skipped") == 1
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(records) == total(samples, "id_monitor_findings_total", severity="violation")
+    assert all(r["id"] is None or r["id"].startswith("h:") for r in records)
+
+
+def _exposition(agent: Agent) -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest(agent.metrics.registry).decode()
+
+
+# -- health server ---------------------------------------------------------------------------
+
+
+def test_health_server_endpoints() -> None:
+    state = {"ready": (False, "broker unreachable")}
+    registry = CollectorRegistry()
+    server = HealthServer("127.0.0.1:0", registry, lambda: state["ready"]).start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+
+        def get(path: str) -> tuple[int, str]:
+            try:
+                with urllib.request.urlopen(base + path, timeout=5) as response:
+                    return response.status, response.read().decode()
+            except urllib.error.HTTPError as err:
+                return err.code, err.read().decode()
+
+        assert get("/healthz") == (200, "ok\n")
+        assert get("/readyz") == (503, "broker unreachable\n")
+        state["ready"] = (True, "ready: 2 partitions assigned")
+        assert get("/readyz")[0] == 200
+        assert get("/metrics")[0] == 200
+        assert get("/nope")[0] == 404
+    finally:
+        server.stop()
