@@ -181,3 +181,14 @@ def test_cli_help_is_useful():
     assert sub.exit_code == 0
     for needle in ("--schema", "--json", "stdin", "unredacted", "--max-length"):
         assert needle in sub.stdout
+
+
+def test_matcher_find_names_the_winning_variant():
+    matcher = load_schema("netra").matcher
+    variant, match = matcher.find("tool_web_search_a13ac404_1757929406592_5_0badf00d")
+    assert variant.format.name == "tool" and "agent8" in variant.names
+    assert match.group(0).startswith("tool_")
+    variant, _ = matcher.find("tool_web_search_1757929406592_5_0badf00d")
+    assert "agent8" not in variant.names
+    assert matcher.find("nothing") is None
+    assert matcher.find("x" * 5000) is None

@@ -158,6 +158,10 @@ class Bucket:
         info = self._builders[m.lastindex](m)  # type: ignore[index, misc]
         return info if info is not None else self.continue_after(text, m.lastindex)  # type: ignore[arg-type]
 
+    def variant_at(self, index: int) -> Variant:
+        """The variant whose outer group is `index`."""
+        return self.variants[self._position[index]]
+
     def continue_after(self, text: str, index: int) -> IdInfo:
         """The alternative at outer group `index` matched but its builder rejected the value (a
         check beyond the regex failed): try the less specific alternatives one by one."""
@@ -211,25 +215,44 @@ class Matcher:
         self._underscore_route = self._underscore_default.route()
         self._plain_route = self._plain_default.route()
         self._buckets = list({id(b): b for b in shared.values()}.values())
+        # match(text) -> IdInfo for a non-empty str (length limits are the caller's business).
+        self.match: Callable[[str], IdInfo] = self._make_match()
 
     def buckets(self) -> list[Bucket]:
         """Every distinct compiled bucket."""
         return list(self._buckets)
 
-    def match(self, text: str) -> IdInfo:
-        """IdInfo for a non-empty str (length limits are the caller's business).
-
-        Bucket.match inlined: this is the whole cold path apart from the generated builder.
-        """
+    def find(self, text: str) -> tuple[Variant, re.Match[str]] | None:
+        """The most specific variant whose regex matches `text`, with the match: routing and
+        matching without building an IdInfo (for inspection and for the benchmark's breakdown).
+        Checks beyond the regex (KSUID overflow, Snowflake width) are not applied."""
         cut = text.find("_")
         if cut >= 0:
-            fullmatch, builders, max_length, bucket = self._token_routes.get(text[:cut], self._underscore_route)
+            fullmatch, _, max_length, bucket = self._token_routes.get(text[:cut], self._underscore_route)
         else:
-            fullmatch, builders, max_length, bucket = self._length_routes.get(len(text), self._plain_route)
-        if len(text) > max_length:
-            return NO_MATCH
-        m = fullmatch(text)
-        if m is None:
-            return NO_MATCH
-        info = builders[m.lastindex](m)  # type: ignore[index, misc]
-        return info if info is not None else bucket.continue_after(text, m.lastindex)  # type: ignore[arg-type]
+            fullmatch, _, max_length, bucket = self._length_routes.get(len(text), self._plain_route)
+        m = fullmatch(text) if len(text) <= max_length else None
+        return None if m is None else (bucket.variant_at(m.lastindex), m)  # type: ignore[arg-type]
+
+    def _make_match(self) -> Callable[[str], IdInfo]:
+        """The cold path as one closure over the routing tables (Bucket.match inlined), so a
+        classification costs one Python frame besides the generated builder."""
+        token_routes, length_routes = self._token_routes, self._length_routes
+        underscore_route, plain_route = self._underscore_route, self._plain_route
+
+        def match(text: str) -> IdInfo:
+            cut = text.find("_")
+            if cut >= 0:
+                fullmatch, builders, max_length, bucket = token_routes.get(text[:cut], underscore_route)
+            else:
+                fullmatch, builders, max_length, bucket = length_routes.get(len(text), plain_route)
+            if len(text) > max_length:
+                return NO_MATCH
+            m = fullmatch(text)
+            if m is None:
+                return NO_MATCH
+            index = m.lastindex
+            info = builders[index](m)  # type: ignore[index, misc]
+            return info if info is not None else bucket.continue_after(text, index)  # type: ignore[arg-type]
+
+        return match
