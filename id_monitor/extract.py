@@ -18,6 +18,7 @@ import orjson
 
 MALFORMED_REASONS = ("not_utf8", "not_json", "not_object", "too_large", "too_deep")
 DEFAULT_MAX_DEPTH = 64
+_loads = orjson.loads
 
 
 class MalformedMessage(ValueError):
@@ -37,7 +38,11 @@ def decode_message(
     Size is checked before parsing (an oversized message is never decoded); depth is checked
     only when the message has more brackets than `max_depth`, which ordinary messages never do.
     """
-    if isinstance(raw, str):
+    if type(raw) is bytes:  # the common case first
+        if len(raw) > max_bytes:
+            raise MalformedMessage("too_large", f"{len(raw)} bytes > {max_bytes}")
+        brackets = raw.count(b"{") + raw.count(b"[")
+    elif isinstance(raw, str):
         if len(raw) > max_bytes:
             raise MalformedMessage("too_large", f"more than {max_bytes} bytes")
         if len(raw) * 4 > max_bytes:
@@ -55,7 +60,7 @@ def decode_message(
             raise MalformedMessage("too_large", f"{len(raw)} bytes > {max_bytes}")
         brackets = raw.count(b"{") + raw.count(b"[")
     try:
-        value = orjson.loads(raw)
+        value = _loads(raw)
     except orjson.JSONDecodeError as exc:
         raise _classify_decode_error(raw, exc) from None
     if type(value) is not dict:
@@ -105,25 +110,35 @@ def _json_type(value: Any) -> str:
 
 
 class _Node:
-    """One level of the path trie: dict keys to look up here, and `*` (every item of a list)."""
+    """One level of the path trie: dict keys to look up here, and `*` (every item of a list).
 
-    __slots__ = ("keys", "star", "star_targets")
+    An entry is (fields, others, child): the field names whose path ends here, the owner/type
+    ranks whose path ends here, and the next level. `keys` and `map` hold the same entries: a
+    walk iterates whichever side is smaller, the configured keys or the object's own keys.
+    """
+
+    __slots__ = ("keys", "map", "size", "star")
 
     def __init__(self) -> None:
-        self.keys: list[tuple[str, tuple[int, ...], _Node | None]] = []
-        self.star_targets: tuple[int, ...] = ()
-        self.star: _Node | None = None
+        self.keys: list[tuple[str, _Entry]] = []
+        self.map: dict[str, _Entry] = {}
+        self.size = 0
+        self.star: _Entry | None = None
+
+
+_Entry = tuple[tuple[str, ...], tuple[int, ...], "_Node | None"]
 
 
 class _Builder:
-    __slots__ = ("children", "star", "targets")
+    __slots__ = ("children", "fields", "others", "star")
 
     def __init__(self) -> None:
-        self.targets: list[int] = []
+        self.fields: list[str] = []
+        self.others: list[int] = []
         self.children: dict[str, _Builder] = {}
         self.star: _Builder | None = None
 
-    def add(self, segments: Sequence[str], target: int) -> None:
+    def add(self, segments: Sequence[str], target: str | int) -> None:
         node = self
         for segment in segments:
             if segment == "*":
@@ -131,25 +146,27 @@ class _Builder:
                 node = node.star
             else:
                 node = node.children.setdefault(segment, _Builder())
-        if target not in node.targets:
-            node.targets.append(target)
+        bucket: list[Any] = node.fields if isinstance(target, str) else node.others
+        if target not in bucket:
+            bucket.append(target)
+
+    def entry(self) -> _Entry:
+        child = self.freeze() if (self.children or self.star) else None
+        return tuple(self.fields), tuple(self.others), child
 
     def freeze(self) -> _Node:
         node = _Node()
-        node.keys = [
-            (key, tuple(child.targets), child.freeze() if (child.children or child.star) else None)
-            for key, child in self.children.items()
-        ]
-        if self.star is not None:
-            node.star_targets = tuple(self.star.targets)
-            node.star = self.star.freeze() if (self.star.children or self.star.star) else None
+        node.keys = [(key, child.entry()) for key, child in self.children.items()]
+        node.map = dict(node.keys)
+        node.size = len(node.keys)
+        node.star = self.star.entry() if self.star is not None else None
         return node
 
 
 class Extraction:
-    """What one message carries: values per field (in path order, duplicates removed), the owner
-    (first string or integer at the owner paths), the message type, and how many values were
-    dropped because the message carried more than the per-message limit."""
+    """What one message carries: values per field (in message order, duplicates removed), the owner
+    (first string or integer at the owner paths, in path order), the message type, and how many
+    values were dropped because the message carried more than the per-message limit."""
 
     __slots__ = ("dropped", "message_type", "owner", "values")
 
@@ -174,78 +191,106 @@ class Extractor:
     ) -> None:
         self.field_names = list(fields)
         builder = _Builder()
-        target = 0
+        paths = 0
         for name in self.field_names:
             for path in fields[name]:
-                builder.add(path.split("."), target)
-            target += 1
-        self._owner_start = target
+                builder.add(path.split("."), name)
+                paths += 1
+        # owner and type candidates are ranked by path order: the lowest rank found wins
+        rank = 0
         for path in owner_paths:
-            builder.add(path.split("."), target)
-            target += 1
-        self._type_start = target
+            builder.add(path.split("."), rank)
+            rank += 1
+        self._type_start = rank
         for path in type_paths:
-            builder.add(path.split("."), target)
-            target += 1
+            builder.add(path.split("."), rank)
+            rank += 1
         self._root = builder.freeze()
         self._max_values = max_values
+        # Without `*`, a message cannot carry more values than there are paths.
+        self._may_overflow = any("*" in p.split(".") for n in fields for p in fields[n]) or paths > max_values
 
     def extract(self, message: Mapping[str, Any]) -> Extraction:
-        found: list[tuple[int, Any]] = []
-        _walk(self._root, message, found, self._max_values * 4)
-        names, owner_start, type_start = self.field_names, self._owner_start, self._type_start
         values: dict[str, list[Any]] = {}
+        others: list[tuple[int, Any]] = []
+        budget = [self._max_values * 4]
+        _walk(self._root, message, values, others, budget)
         owner: str | None = None
-        owner_rank = type_rank = 1 << 30
         message_type: str | None = None
-        kept = dropped = 0
-        for target, value in found:
-            if target < owner_start:
-                name = names[target]
-                bucket = values.get(name)
-                if bucket is None:
-                    if kept >= self._max_values:
-                        dropped += 1
-                        continue
-                    values[name] = [value]
-                    kept += 1
-                elif value not in bucket:
-                    if kept >= self._max_values:
-                        dropped += 1
-                        continue
-                    bucket.append(value)
-                    kept += 1
-            elif target < type_start:
-                if target < owner_rank and (type(value) is str or (type(value) is int)):
-                    owner, owner_rank = str(value), target
-            elif target < type_rank and type(value) is str:
-                message_type, type_rank = value, target
-        if len(found) >= self._max_values * 4:
-            dropped += 1
+        if others:
+            type_start = self._type_start
+            owner_rank = type_rank = 1 << 30
+            for rank, value in others:
+                if rank < type_start:
+                    if rank < owner_rank and (type(value) is str or type(value) is int):
+                        owner, owner_rank = str(value), rank
+                elif rank < type_rank and type(value) is str:
+                    message_type, type_rank = value, rank
+        dropped = 0
+        if self._may_overflow:
+            dropped = 1 if budget[0] < 0 else 0
+            room = self._max_values
+            for name, bucket in values.items():
+                if len(bucket) > room:
+                    dropped += len(bucket) - room
+                    del bucket[room:]
+                room -= len(bucket)
+            if dropped:
+                for name in [n for n, b in values.items() if not b]:
+                    del values[name]
         return Extraction(values, owner, message_type, dropped)
 
 
-def _walk(node: _Node, obj: Any, out: list[tuple[int, Any]], budget: int) -> None:
-    """Append (target, value) for every configured path present in obj. `budget` bounds the
-    work a message with huge lists under a `*` path can cause."""
+def _add(fields: tuple[str, ...], value: Any, values: dict[str, list[Any]]) -> None:
+    for name in fields:
+        bucket = values.get(name)
+        if bucket is None:
+            values[name] = [value]
+        elif value not in bucket:
+            bucket.append(value)
+
+
+def _walk(
+    node: _Node, obj: Any, values: dict[str, list[Any]], others: list[tuple[int, Any]], budget: list[int]
+) -> None:
+    """Collect every configured path present in obj. `budget` bounds the work a message with huge
+    lists under a `*` path can cause (it goes to 0 or below when the walk stopped early)."""
     if type(obj) is dict:
-        get = obj.get
-        for key, targets, child in node.keys:
-            value = get(key)
+        if len(obj) < node.size:
+            lookup = node.map.get
+            items = [(value, entry) for key, value in obj.items() if (entry := lookup(key)) is not None]
+        else:
+            get = obj.get
+            items = [(get(key), entry) for key, entry in node.keys]
+        for value, (fields, ranks, child) in items:
             if value is None:
                 continue
-            for target in targets:
-                out.append((target, value))
+            if fields:
+                if len(fields) == 1:
+                    name = fields[0]
+                    bucket = values.get(name)
+                    if bucket is None:
+                        values[name] = [value]
+                    elif value not in bucket:
+                        bucket.append(value)
+                else:
+                    _add(fields, value, values)
+            if ranks:
+                for rank in ranks:
+                    others.append((rank, value))
             if child is not None and (type(value) is dict or type(value) is list):
-                _walk(child, value, out, budget)
-    elif type(obj) is list and (node.star_targets or node.star is not None):
-        star, star_targets = node.star, node.star_targets
+                _walk(child, value, values, others, budget)
+    elif type(obj) is list and node.star is not None:
+        fields, ranks, child = node.star
         for item in obj:
-            if len(out) >= budget:
+            budget[0] -= 1
+            if budget[0] < 0:
                 return
             if item is None:
                 continue
-            for target in star_targets:
-                out.append((target, item))
-            if star is not None and (type(item) is dict or type(item) is list):
-                _walk(star, item, out, budget)
+            if fields:
+                _add(fields, item, values)
+            for rank in ranks:
+                others.append((rank, item))
+            if child is not None and (type(item) is dict or type(item) is list):
+                _walk(child, item, values, others, budget)

@@ -20,6 +20,7 @@ Every mode bounds its output length, whatever the input.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from id_monitor.model import IdInfo
 
@@ -49,76 +50,88 @@ def _bounded(text: str) -> str:
     return f"{text[:MAX_SHOWN]}…(+{len(text) - MAX_SHOWN})"
 
 
+def _shape_table() -> dict[int, str]:
+    table = {}
+    for code in range(128):
+        ch = chr(code)
+        if ch in _SEPARATORS:
+            table[code] = ch
+        elif ch.isdigit():
+            table[code] = "9"
+        elif ch.isupper():
+            table[code] = "A"
+        elif ch.isalpha():
+            table[code] = "a"
+        else:
+            table[code] = "*"
+    return table
+
+
+_SHAPE = _shape_table()
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+_STAR_BYTES = bytes.maketrans(bytes(c for c in range(256) if c not in b"_-"), b"*" * 254)
+
+
+def _stars(text: str) -> str:
+    """Every character but `_` and `-` as `*` (keeps a uuid's 8-4-4-4-12 visible)."""
+    if text.isascii():
+        return text.encode().translate(_STAR_BYTES).decode()
+    return "".join(ch if ch in "_-" else "*" for ch in text)
+
+
 def shape(value: str) -> str:
     """Character classes only: `Temp_ID-12` -> `Aaaa_AA-99` (bounded like every shown ID)."""
-    out = []
-    for ch in value[:MAX_SHOWN]:
-        if ch in _SEPARATORS:
-            out.append(ch)
-        elif ch.isdigit():
-            out.append("9")
-        elif ch.isupper():
-            out.append("A")
-        elif ch.isalpha():
-            out.append("a")
-        else:
-            out.append("*")
+    out = value[:MAX_SHOWN].translate(_SHAPE)
+    if not out.isascii():
+        out = _NON_ASCII.sub("*", out)
     if len(value) > MAX_SHOWN:
-        out.append(f"…(+{len(value) - MAX_SHOWN})")
-    return "".join(out)
+        out += f"…(+{len(value) - MAX_SHOWN})"
+    return out
 
 
 def _mask(value: str, info: IdInfo | None) -> str:
     if info is None or info.status == "unknown" or len(value) > MAX_SHOWN:
         return shape(value)
-    hidden = bytearray(len(value))
     if info.status == "legacy" and info.owner is None:
-        _hide_all_but_prefix(value, hidden)
-    else:
-        _hide_owner(value, info, hidden)
-        for key in _RANDOM_PARTS:
-            part = info.parts.get(key)
-            if isinstance(part, str) and part:
-                _hide_span(value, value.rfind(part), len(part), hidden)
-        _hide_random_tail(value, info, hidden)
-    return "".join(
-        "*" if flag == 2 or (flag == 1 and ch not in "_-") else ch for flag, ch in zip(hidden, value)
-    )
-
-
-def _hide_span(value: str, start: int, length: int, hidden: bytearray) -> None:
-    if start >= 0:
-        hidden[start : start + length] = b"\x01" * length
-
-
-def _hide_owner(value: str, info: IdInfo, hidden: bytearray) -> None:
+        # Legacy shapes are random apart from an optional word prefix (`thread_`, `conn_`).
+        head, sep, rest = value.partition("_")
+        if sep and head.isalpha():
+            return f"{head}_{_stars(rest)}"
+        return _stars(value)
+    spans: list[tuple[int, int, bool]] = []  # (start, end, hide separators too)
     owner = info.owner
-    if not owner:
-        return
-    end = len(value)
-    if info.timestamp_ms is not None:
-        at = value.rfind(f"_{info.timestamp_ms}")
-        if at > 0:
-            end = at
-    start = value.rfind(owner, 0, end)
-    if start >= 0:
-        # The owner may itself contain `_` (`test_use`): hide it whole, separators included.
-        hidden[start : start + len(owner)] = b"\x02" * len(owner)
-
-
-def _hide_random_tail(value: str, info: IdInfo, hidden: bytearray) -> None:
-    """The last segment of a target ID is its random part unless it is the counter or timestamp."""
+    if owner:
+        end = len(value)
+        if info.timestamp_ms is not None:
+            at = value.rfind(f"_{info.timestamp_ms}")
+            if at > 0:
+                end = at
+        start = value.rfind(owner, 0, end)
+        if start >= 0:
+            # The owner may itself contain `_` (`test_use`): hide it whole, separators included.
+            spans.append((start, start + len(owner), True))
+    parts = info.parts
+    for key in _RANDOM_PARTS:
+        part = parts.get(key)
+        if isinstance(part, str) and part:
+            start = value.rfind(part)
+            if start >= 0:
+                spans.append((start, start + len(part), False))
+    # The last segment of a target ID is its random part unless it is the counter or timestamp.
     head, sep, tail = value.rpartition("_")
-    if not sep or not tail:
-        return
-    if tail in (str(info.counter), str(info.timestamp_ms)):
-        return
-    _hide_span(value, len(head) + 1, len(tail), hidden)
-
-
-def _hide_all_but_prefix(value: str, hidden: bytearray) -> None:
-    """Legacy shapes are random apart from an optional word prefix (`thread_`, `conn_`)."""
-    head, sep, _ = value.partition("_")
-    keep = len(head) + 1 if sep and head.isalpha() else 0
-    for i in range(keep, len(value)):
-        hidden[i] = 1
+    if sep and tail and tail != str(info.counter) and tail != str(info.timestamp_ms):
+        spans.append((len(head) + 1, len(value), False))
+    spans.sort()
+    out = []
+    pos = 0
+    for start, end, whole in spans:
+        if end <= pos:
+            continue
+        start = max(start, pos)
+        out.append(value[pos:start])
+        out.append("*" * (end - start) if whole else _stars(value[start:end]))
+        pos = end
+    out.append(value[pos:])
+    return "".join(out)
