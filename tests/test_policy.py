@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from id_monitor.classify import Classifier
 from id_monitor.config import Config, FieldSpec, load_config
@@ -349,3 +351,56 @@ class TestTrafficGroundTruth:
             assert not [f for f in report.findings if f.rule in ("timestamp_skew", "mismatched_reference")]
         assert totals["breach"] > 50
         assert totals["legacy"] == totals["truth_legacy"] > 0
+
+
+_ID_LIKE = st.sampled_from(
+    [THREAD, RUN, REQ, EVT, CONN, CONN_OTHER, AGENT, MSG, TOOL, OTHER, "undefined", "", "x" * 300]
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12) | _ID_LIKE,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "type",
+                    "user_id",
+                    "thread_id",
+                    "run_id",
+                    "connection_id",
+                    "message_id",
+                    "tool_id",
+                    "agent_id",
+                    "payload",
+                    "data",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    message=st.dictionaries(
+        st.sampled_from(
+            ["type", "user_id", "thread_id", "run_id", "connection_id", "message_id", "payload", "data"]
+        ),
+        _JSON,
+        max_size=8,
+    )
+)
+def test_any_message_gives_a_report_with_known_rules_and_fields(judge, message):
+    report = judge.check(message, NOW)
+    labels = set(judge.field_names())
+    for finding in report.findings:
+        assert finding.rule in RULES and finding.field in labels
+        assert finding.severity in ("violation", "warning")
+        assert finding.id is None or len(finding.id) < 120
+    for name, info in report.ids:
+        assert name in labels and info.status in ("target", "legacy", "unknown")
+    assert all(outcome in ISOLATION_OUTCOMES for _, outcome in report.isolation)
