@@ -5,6 +5,11 @@ hit must cost about one dict look-up. The cache is two generations of plain dict
 the young one first; when it is full it becomes the old one and the previous old one is dropped,
 and an entry found in the old generation is copied forward. That bounds memory to about
 `cache_size` entries with O(1) work per call, approximating LRU without per-hit bookkeeping.
+
+An ID is admitted to the cache on its second sighting (a "doorkeeper" set remembers strings seen
+once). One-off IDs (request and message ids) then cost a set insertion instead of churning the
+cache: creating, retaining and later freeing their results (and the garbage collector walking
+them) cost more than classifying them did. Hot IDs are cached from their second sighting on.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class Classifier:
         self._generation = max(cache_size // 2, 1)
         self._young: dict[str, IdInfo] = {}
         self._old: dict[str, IdInfo] = {}
+        self._seen: set[str] = set()  # strings seen once (the doorkeeper), bounded like a generation
 
     @property
     def schema(self) -> Schema:
@@ -62,6 +68,14 @@ class Classifier:
                 return IdInfo(status="unknown", reason="error")
             if not self.cache_size:
                 return info
+            seen = self._seen
+            before = len(seen)
+            seen.add(value)
+            if len(seen) != before:  # first sighting: remember the string, do not cache yet
+                if before >= self._generation:
+                    seen.clear()
+                    seen.add(value)
+                return info
         if len(self._young) >= self._generation:
             self._old = self._young
             self._young = {}
@@ -76,3 +90,4 @@ class Classifier:
     def cache_clear(self) -> None:
         self._young = {}
         self._old = {}
+        self._seen = set()

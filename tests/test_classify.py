@@ -69,12 +69,18 @@ def test_schema_by_name_or_object():
     assert Classifier().schema.name == "netra"
 
 
-def test_cache_serves_repeats_and_stays_bounded():
+def test_cache_admits_on_second_sighting_and_stays_bounded():
     clf = Classifier(cache_size=10)
     first = clf.classify(NETRA_ID)
-    assert clf.classify(NETRA_ID) is first
+    assert clf.cached == 0  # seen once: not cached
+    second = clf.classify(NETRA_ID)
+    assert second == first and clf.cached == 1
+    assert clf.classify(NETRA_ID) is second  # served from the cache
     for i in range(1000):
         clf.classify(f"user_{i}_abcd1234")
+    assert clf.cached == 1  # one-off IDs never enter the cache
+    for i in range(1000):
+        clf.classify(f"user_{i % 50}_abcd1234")
     assert clf.cached <= 10
     assert clf.classify("user_999_abcd1234").counter == 999
     no_cache = Classifier(cache_size=0)
