@@ -198,3 +198,14 @@ def test_matcher_find_names_the_winning_variant():
     assert "agent8" not in variant.names
     assert matcher.find("nothing") is None
     assert matcher.find("x" * 5000) is None
+
+
+def test_a_failing_matcher_gives_unknown_error_not_an_exception():
+    clf = Classifier(cache_size=0)
+
+    def broken(_text: str):
+        raise RuntimeError("decoder bug")
+
+    clf._match = broken  # a defect inside matching must not take the caller down
+    info = clf.classify("user_1_abcd1234")
+    assert (info.status, info.reason) == ("unknown", "error")
