@@ -21,8 +21,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO, Callable, Iterable, Sequence
+from typing import IO, Any, BinaryIO
 
 from id_monitor.logs import Throttle, get_logger, log_event
 from id_monitor.sources.stream import Oversized, read_lines
@@ -195,7 +196,7 @@ class Agent:
 
     @classmethod
     def from_config(cls, config: Any, *, input_stream: BinaryIO | None = None, output: IO[str] | None = None,
-                    tuning: Any = None, registry: Any = None, serve_http: bool = True) -> "Agent":
+                    tuning: Any = None, registry: Any = None, serve_http: bool = True) -> Agent:
         from id_monitor.classify import Classifier
         from id_monitor.metrics import IdMetrics
         from id_monitor.policy import Judge

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import orjson
-import pytest
 
 from id_monitor.traffic import generate
-from tests.kafka_broker import PYTHON, ROOT, AgentProcess, counted, free_port, oracle_metrics, total, wait_until
+from tests.kafka_broker import (
+    PYTHON,
+    ROOT,
+    AgentProcess,
+    counted,
+    free_port,
+    oracle_metrics,
+    total,
+)
 
 CONFIG = {"limits": {"max_message_bytes": 2048}, "violations": {"redact": "mask"}}
 

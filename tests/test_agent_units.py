@@ -144,7 +144,7 @@ def test_checker_survives_a_judge_that_raises() -> None:
     agent = _agent()
 
     class Broken:
-        def check(self, message, observed_ms):  # noqa: ANN001
+        def check(self, message, observed_ms):
             raise RuntimeError("bug")
 
         malformed = agent.checker.judge.malformed

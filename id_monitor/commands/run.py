@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,11 +18,11 @@ from id_monitor.cli import app
     )
 )
 def run(
-    config: Optional[Path] = typer.Option(
+    config: Path | None = typer.Option(
         None, "--config", "-c", envvar="ID_MONITOR_CONFIG",
         help="YAML config file (default: built-in netra config; ID_MONITOR_* variables override).",
     ),
-    input_path: Optional[Path] = typer.Option(
+    input_path: Path | None = typer.Option(
         None, "--input", "-i", help="Read JSON Lines from this file instead of stdin (no-Kafka mode)."
     ),
     batch_size: int = typer.Option(

@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from id_monitor.logs import Throttle, get_logger, log_event
 
@@ -115,12 +116,12 @@ class KafkaSource:
         source = self
 
         class _Listener(ConsumerRebalanceListener):
-            def on_partitions_revoked(self, revoked):  # noqa: ANN001 - kafka-python's signature
+            def on_partitions_revoked(self, revoked):
                 source._set_assigned(frozenset())
                 if source.on_revoked is not None:
                     source.on_revoked(set(revoked))
 
-            def on_partitions_assigned(self, assigned):  # noqa: ANN001
+            def on_partitions_assigned(self, assigned):
                 source._set_assigned(frozenset(assigned))
                 source.reachable = True
                 log_event(log, logging.INFO, "partitions_assigned",

@@ -7,8 +7,9 @@ oversized line instead of being buffered whole.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 _CHUNK = 1 << 16
 
