@@ -24,15 +24,13 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 import orjson
 from opentelemetry import trace
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.routing import Match
 
 try:  # FastAPI >= 0.137.2 nests included routers; this flattens them into matchable routes.
     from fastapi.routing import iter_route_contexts
@@ -49,6 +47,7 @@ from id_monitor.otel.attributes import (
     worst_by_field,
 )
 from id_monitor.otel.engine import Engine
+from id_monitor.otel.routes import RouteTable
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -73,19 +72,26 @@ UserSource = Callable[[Request], "str | None | Awaitable[str | None]"]
 RequestHook = Callable[["Span", "Scope", "RequestCheck"], None]
 
 
-@dataclass
 class RequestCheck:
     """What the layer found in one request; handed to `request_hook`.
 
     `ids` and `findings` carry the location (`path`, `header`, `query`, `body`) each ID came
-    from. `rejected_by` is the finding that made enforcement answer 403, if any.
+    from. `body_result` is ok | malformed | skipped. `rejected_by` is the (location, finding)
+    that made enforcement answer 403, if any.
     """
 
-    user: str | None
-    ids: list[tuple[str, str, IdInfo]] = field(default_factory=list)
-    findings: list[tuple[str | None, Finding]] = field(default_factory=list)
-    body_result: str = "ok"
-    rejected_by: tuple[str | None, Finding] | None = None
+    __slots__ = ("user", "ids", "findings", "body_result", "rejected_by")
+
+    def __init__(self, user: str | None, body_result: str = "ok") -> None:
+        self.user = user
+        self.ids: list[tuple[str, str, IdInfo]] = []
+        self.findings: list[tuple[str | None, Finding]] = []
+        self.body_result = body_result
+        self.rejected_by: tuple[str | None, Finding] | None = None
+
+    def __repr__(self) -> str:
+        return (f"RequestCheck(user={'set' if self.user else None}, ids={len(self.ids)}, "
+                f"findings={[f.rule for _, f in self.findings]}, rejected={self.rejected_by is not None})")
 
 
 class _Replay:
@@ -151,7 +157,10 @@ class IdHttpLayer:
         self._user_header = user.header.encode("latin-1") if user.header else None
         self._user_state = user.state
         self._routes_key: tuple[Any, ...] | None = None
-        self._flat_routes: list[Any] = []
+        self._routes_version: Any = None
+        self._routes: RouteTable | None = None
+        self._requests_seen = 0
+        self._query_names = {name.encode(): f for name, f in self._query_fields.items()}
 
     def count_error(self) -> None:
         self.internal_errors += 1
@@ -162,75 +171,89 @@ class IdHttpLayer:
 
     # -- collecting ---------------------------------------------------------------------------
 
-    def _routes(self) -> list[Any]:
-        """The app's routes in matching order, flattened once per change of the route table."""
+    def _route_table(self) -> RouteTable:
+        """The app's routes compiled for matching, rebuilt when the route table changes.
+
+        The top-level list is checked on every request; routes added to an already included
+        router (FastAPI's route version) are looked for every 256 requests, as that walk costs.
+        """
         router = self.app.router
+        key = (id(router.routes), len(router.routes))
+        self._requests_seen += 1
+        if key == self._routes_key and self._routes is not None and self._requests_seen & 255:
+            return self._routes
         version_of = getattr(router, "_get_routes_version", None)
-        key = (id(router.routes), len(router.routes), version_of() if callable(version_of) else None)
-        if key != self._routes_key:
+        version = version_of() if callable(version_of) else None
+        if key != self._routes_key or version != self._routes_version or self._routes is None:
             routes = router.routes
-            self._flat_routes = list(iter_route_contexts(routes) if iter_route_contexts else routes)
-            self._routes_key = key
-        return self._flat_routes
+            self._routes = RouteTable(iter_route_contexts(routes) if iter_route_contexts else routes,
+                                      self._path_fields)
+            self._routes_key, self._routes_version = key, version
+        return self._routes
 
     def _path_params(self, scope: Scope) -> dict[str, Any]:
-        """Path parameters as the router will see them: first full match, else first partial."""
+        """Path parameters as the router will see them (see `id_monitor.otel.routes`)."""
         if not self._path_fields:
             return {}
-        probe = dict(scope)
-        partial: dict[str, Any] | None = None
-        for route in self._routes():
-            match, child_scope = route.matches(probe)
-            if match is Match.FULL:
-                return child_scope.get("path_params", {})
-            if match is Match.PARTIAL and partial is None:
-                partial = child_scope.get("path_params", {})
-        return partial or {}
+        table = self._route_table()
+        return table.path_params(scope) if table.wanted else {}
 
-    async def _user(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> str | None:
+    async def _user(self, scope: Scope, header_user: str | None) -> str | None:
         if self.user_source is not None:
             user: Any = self.user_source(Request(scope))
             if inspect.isawaitable(user):
                 user = await user
         elif self._user_state:
             user = getattr(Request(scope).state, self._user_state, None)
-        elif self._user_header:
-            user = next((v.decode("latin-1") for k, v in headers if k.lower() == self._user_header), None)
         else:
-            user = None
+            user = header_user
         return None if user is None else str(user)
 
     async def collect(
         self, scope: Scope, replay: _Replay
-    ) -> tuple[list[tuple[str, str, Any]], str]:
-        """Every (location, field, value) the request carries, and the body outcome."""
+    ) -> tuple[list[tuple[str, str, Any]], str, str | None]:
+        """Every (location, field, value) the request carries, the body outcome, and the value
+        of the user header (read in the same pass over the headers)."""
         found: list[tuple[str, str, Any]] = []
         for name, value in self._path_params(scope).items():
             target = self._path_fields.get(name)
             if target:
                 found.append((PATH, target, value))
-        headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
         content_type = b""
         content_length = -1
-        for raw_name, raw_value in headers:
+        header_user = None
+        header_fields = self._header_fields
+        user_header = self._user_header
+        for raw_name, raw_value in scope.get("headers") or ():
             name = raw_name.lower()
-            target = self._header_fields.get(name)
+            target = header_fields.get(name)
             if target:
                 found.append((HEADER, target, raw_value.decode("latin-1")))
+            if name == user_header:
+                header_user = raw_value.decode("latin-1")
             elif name == b"content-type":
-                content_type = raw_value.lower()
+                content_type = raw_value
             elif name == b"content-length" and raw_value.isdigit():
                 content_length = int(raw_value)
-        query_string = scope.get("query_string") or b""
-        if query_string and self._query_fields:
-            for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
-                target = self._query_fields.get(name)
-                if target:
-                    found.append((QUERY, target, value))
+        query_string = scope.get("query_string")
+        if query_string and self._query_names:
+            self._collect_query(query_string, found)
         body_result = "ok"
-        if self.settings.body_fields and scope["type"] == "http" and _is_json(content_type):
+        if self.settings.body_fields and scope["type"] == "http" and content_type and _is_json(content_type):
             body_result = await self._collect_body(replay, content_length, found)
-        return found, body_result
+        return found, body_result, header_user
+
+    def _collect_query(self, query_string: bytes, found: list[tuple[str, str, Any]]) -> None:
+        """Configured query parameters, decoded like `parse_qsl`, only the ones we read."""
+        names = self._query_names
+        for pair in query_string.split(b"&"):
+            name, _, value = pair.partition(b"=")
+            if b"%" in name or b"+" in name:
+                name = unquote_plus(name.decode("latin-1")).encode()
+            target = names.get(name)
+            if target:
+                text = value.decode("latin-1")
+                found.append((QUERY, target, unquote_plus(text) if "%" in text or "+" in text else text))
 
     async def _collect_body(self, replay: _Replay, content_length: int, found: list) -> str:
         limit = self.settings.max_body_bytes
@@ -254,25 +277,14 @@ class IdHttpLayer:
     # -- judging ------------------------------------------------------------------------------
 
     async def check(self, scope: Scope, replay: _Replay) -> RequestCheck | None:
-        found, body_result = await self.collect(scope, replay)
+        found, body_result, header_user = await self.collect(scope, replay)
         if not found and body_result == "ok":
             return None
-        headers = scope.get("headers") or []
-        check = RequestCheck(user=await self._user(scope, headers), body_result=body_result)
+        check = RequestCheck(user=await self._user(scope, header_user), body_result=body_result)
         observed_ms = time.time_ns() // 1_000_000
         span = trace.get_current_span()
         exemplar = exemplar_of(span)
-        # A field found in two places is judged twice: once with the other fields (so references
-        # between fields are checked), once more on its own batch; nothing goes unchecked.
-        batches: list[dict[str, tuple[str, Any]]] = []
-        for location, target, value in found:
-            for batch in batches:
-                if target not in batch:
-                    batch[target] = (location, value)
-                    break
-            else:
-                batches.append({target: (location, value)})
-        for batch in batches:
+        for batch in _batches(found):
             report = self.engine.judge.check_fields(
                 {name: value for name, (_, value) in batch.items()}, check.user, observed_ms
             )
@@ -298,8 +310,23 @@ class IdHttpLayer:
         return check
 
 
+def _batches(found: list[tuple[str, str, Any]]) -> list[dict[str, tuple[str, Any]]]:
+    """Group values by field for judging. A field found in two places is judged twice: once with
+    the other fields (so references between fields are checked), once more in a later batch;
+    nothing goes unchecked."""
+    batches: list[dict[str, tuple[str, Any]]] = [{}]
+    for location, target, value in found:
+        for batch in batches:
+            if target not in batch:
+                batch[target] = (location, value)
+                break
+        else:
+            batches.append({target: (location, value)})
+    return batches if batches[0] else []
+
+
 def _is_json(content_type: bytes) -> bool:
-    media = content_type.split(b";", 1)[0].strip()
+    media = content_type.split(b";", 1)[0].strip().lower()
     return media == b"application/json" or media.endswith(b"+json")
 
 
