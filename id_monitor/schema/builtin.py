@@ -125,8 +125,10 @@ def _int_to_base32(value: int, width: int) -> str:
 
 
 def _uuid_text(value: int) -> str:
-    h = f"{value:032x}"
-    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+    """Canonical 8-4-4-4-12 text of a 128-bit value (to_bytes().hex() formats a big int about
+    twice as fast as f"{value:032x}")."""
+    h = value.to_bytes(16, "big").hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True)
@@ -187,8 +189,7 @@ class TypeIdCodec:
     def decode(self, text: str) -> Decoded | None:
         cut = text.rfind("_")
         n = _base32_to_int(text[cut + 1 :])
-        h = f"{n:032x}"
-        canonical = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        canonical = _uuid_text(n)
         version = (n >> 76) & 0xF
         parts = {"typeid_prefix": text[:cut] if cut > 0 else "", "uuid": canonical, "version": version}
         if version == 7:
@@ -364,7 +365,7 @@ def parse_typeid(text: str) -> tuple[str, str] | None:
     if type(text) is not str or len(text) > 90 or _TYPEID_FULL.fullmatch(text) is None:
         return None
     cut = text.rfind("_")
-    h = f"{_base32_to_int(text[cut + 1 :]):032x}"
+    h = int(text[cut + 1 :].encode().translate(_CROCKFORD_TO_INT32_BYTES), 32).to_bytes(16, "big").hex()
     return (text[:cut] if cut > 0 else ""), f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
