@@ -208,8 +208,10 @@ def main() -> None:
     print(f"agent full pipeline:   {agent['rate']:>9,.0f} msg/s over {agent['messages']:,} messages, "
           f"{agent['batches']} batches, {agent['commits']} commits")
     print(f"agent / floor:         {agent['rate'] / floor:.2f}   (target >= 0.8)")
-    print(f"pipeline without Kafka: {agent['pipeline_us_per_message']:.1f} us/message; "
-          f"floor: {1e6 / floor:.1f} us/message")
+    agent_us, floor_us, pipeline_us = 1e6 / agent["rate"], 1e6 / floor, agent["pipeline_us_per_message"]
+    print(f"per message:           agent {agent_us:.1f} us = floor {floor_us:.1f} + checking "
+          f"(decode, judge, metrics) {pipeline_us:.1f} + loop, commits, HTTP "
+          f"{agent_us - floor_us - pipeline_us:+.1f} us")
     print(f"agent peak RSS:        {agent['peak_rss_mb']:.0f} MB   (target < 150 MB)")
 
 

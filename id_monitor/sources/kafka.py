@@ -28,8 +28,8 @@ class ConsumerTuning:
     """Consumer settings that decide throughput and latency; the defaults suit ~1 KB messages."""
 
     max_poll_records: int = 2000
-    fetch_max_bytes: int = 16 * 1024 * 1024
-    max_partition_fetch_bytes: int = 4 * 1024 * 1024
+    fetch_max_bytes: int = 8 * 1024 * 1024
+    max_partition_fetch_bytes: int = 2 * 1024 * 1024
     fetch_max_wait_ms: int = 200
     session_timeout_ms: int = 10000
     heartbeat_interval_ms: int = 3000
