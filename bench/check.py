@@ -5,7 +5,8 @@
 Corpus: `n` realistic netra-envelope messages from `id_monitor.traffic` (~800 bytes, 5 ID fields,
 mixed target / legacy / unknown, some isolation breaches), held in memory as JSON Lines.
 
-Measured in the same run, best of `repeat` interleaved rounds (the machine is shared):
+Measured in the same run as process CPU time (time waiting for a core on a shared machine is not
+counted against either side), best of `repeat` interleaved rounds:
   floor     orjson.loads of each line, nothing else
   pipeline  decode_message (size/depth limits) + Judge.check (extract, classify, all rules)
             with a fresh Judge per repeat, so the classifier cache starts cold each time
@@ -44,9 +45,9 @@ def interleaved(rounds: int, runs: dict[str, Callable[[], None]]) -> dict[str, f
     for _ in range(rounds):
         for name, run in runs.items():
             gc.collect()
-            start = time.perf_counter()
+            start = time.process_time()
             run()
-            best[name] = min(best[name], time.perf_counter() - start)
+            best[name] = min(best[name], time.process_time() - start)
     return best
 
 

@@ -211,6 +211,10 @@ class Extractor:
         self._may_overflow = any("*" in p.split(".") for n in fields for p in fields[n]) or paths > max_values
 
     def extract(self, message: Mapping[str, Any]) -> Extraction:
+        return Extraction(*self.collect(message))
+
+    def collect(self, message: Mapping[str, Any]) -> tuple[dict[str, list[Any]], str | None, str | None, int]:
+        """`extract` as a plain tuple (values, owner, message_type, dropped), for the hot path."""
         values: dict[str, list[Any]] = {}
         others: list[tuple[int, Any]] = []
         budget = [self._max_values * 4]
@@ -238,7 +242,7 @@ class Extractor:
             if dropped:
                 for name in [n for n, b in values.items() if not b]:
                     del values[name]
-        return Extraction(values, owner, message_type, dropped)
+        return values, owner, message_type, dropped
 
 
 def _add(fields: tuple[str, ...], value: Any, values: dict[str, list[Any]]) -> None:
@@ -256,30 +260,47 @@ def _walk(
     """Collect every configured path present in obj. `budget` bounds the work a message with huge
     lists under a `*` path can cause (it goes to 0 or below when the walk stopped early)."""
     if type(obj) is dict:
-        if len(obj) < node.size:
+        if len(obj) < node.size:  # fewer keys in the object than configured here: walk the object
             lookup = node.map.get
-            items = [(value, entry) for key, value in obj.items() if (entry := lookup(key)) is not None]
+            for key, value in obj.items():
+                entry = lookup(key)
+                if entry is None or value is None:
+                    continue
+                fields, ranks, child = entry
+                if fields:
+                    if len(fields) == 1:
+                        bucket = values.get(fields[0])
+                        if bucket is None:
+                            values[fields[0]] = [value]
+                        elif value not in bucket:
+                            bucket.append(value)
+                    else:
+                        _add(fields, value, values)
+                if ranks:
+                    for rank in ranks:
+                        others.append((rank, value))
+                if child is not None and (type(value) is dict or type(value) is list):
+                    _walk(child, value, values, others, budget)
         else:
             get = obj.get
-            items = [(get(key), entry) for key, entry in node.keys]
-        for value, (fields, ranks, child) in items:
-            if value is None:
-                continue
-            if fields:
-                if len(fields) == 1:
-                    name = fields[0]
-                    bucket = values.get(name)
-                    if bucket is None:
-                        values[name] = [value]
-                    elif value not in bucket:
-                        bucket.append(value)
-                else:
-                    _add(fields, value, values)
-            if ranks:
-                for rank in ranks:
-                    others.append((rank, value))
-            if child is not None and (type(value) is dict or type(value) is list):
-                _walk(child, value, values, others, budget)
+            for key, (fields, ranks, child) in node.keys:
+                value = get(key)
+                if value is None:
+                    continue
+                if fields:
+                    if len(fields) == 1:
+                        bucket = values.get(fields[0])
+                        if bucket is None:
+                            values[fields[0]] = [value]
+                        elif value not in bucket:
+                            bucket.append(value)
+                    else:
+                        _add(fields, value, values)
+                if ranks:
+                    for rank in ranks:
+                        others.append((rank, value))
+                if child is not None and (type(value) is dict or type(value) is list):
+                    _walk(child, value, values, others, budget)
     elif type(obj) is list and node.star is not None:
         fields, ranks, child = node.star
         for item in obj:

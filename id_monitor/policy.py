@@ -102,6 +102,7 @@ class Judge:
         self._max_future_ms = int(policy.max_future_skew.total_seconds() * 1000)
         self._max_age_ms = int(policy.max_age.total_seconds() * 1000)
         self._references = tuple(policy.references.items())
+        self._reference_parts = frozenset(policy.references)
         self._shape_only = frozenset(policy.shape_only_types)
         self._width = config.owner.width
 
@@ -111,12 +112,14 @@ class Judge:
         self._required_by_type = tuple(
             (n, TypeMatcher(s.required)) for n, s in config.fields.items() if isinstance(s.required, list)
         )
+        self._required_for: dict[str, tuple[str, ...]] = {}
         self._extractor = Extractor(
             {name: spec.paths for name, spec in config.fields.items()},
             owner_paths=config.owner.paths,
             type_paths=config.message.type_paths,
             max_values=config.limits.max_ids_per_message,
         )
+        self._collect = self._extractor.collect
         self.owners: OwnerCollisions | None = None
         if track_owners and severity["owner_collision"] is not None:
             self.owners = OwnerCollisions(config.owner.width, config.limits.max_tracked_owners)
@@ -128,9 +131,9 @@ class Judge:
 
     def check(self, message: Mapping[str, Any], observed_ms: int) -> Report:
         """Judge one decoded message; `observed_ms` is when it was seen (epoch ms)."""
-        found = self._extractor.extract(message)
-        report = self._judge(found.values, found.owner, found.message_type, observed_ms, True)
-        if found.dropped:
+        values, owner, message_type, dropped = self._collect(message)
+        report = self._judge(values, owner, message_type, observed_ms, True)
+        if dropped:
             sev = self.severity["malformed"]
             if sev is not None:
                 report.findings.append(rules.malformed("too_many_ids", sev))
@@ -186,14 +189,19 @@ class Judge:
         sev_iso = sev["isolation_breach"]
         sev_skew = sev["timestamp_skew"]
         references = self._references if sev["mismatched_reference"] is not None else ()
+        reference_parts = self._reference_parts
         shape_only = self._shape_only
         max_future, max_age = self._max_future_ms, self._max_age_ms
+        if sev_skew is not None:
+            earliest, latest = observed_ms - max_age, observed_ms + max_future
+        else:
+            earliest, latest = -(1 << 62), 1 << 62
         # Each rule's cheap "cannot fire" test is inlined here; the rule itself is called only
         # when it may fire, so clean IDs cost no calls beyond classify.
         for name, found in values.items():
             plan = plans.get(name) or default_plan
             accepts = plan.accepts if sev_type is not None else None
-            exact = plan.exact
+            exact, prefixes = plan.exact, plan.prefixes
             for value in found:
                 if type(value) is not str:
                     if sev["not_a_string"] is not None:
@@ -210,7 +218,12 @@ class Judge:
                     if plan.legacy is not None:
                         findings.append(rules.legacy_id(name, value, info, plan.legacy, mode))  # type: ignore[arg-type]
                 id_type = info.id_type
-                if accepts is not None and id_type not in exact and id_type not in shape_only:
+                if (
+                    accepts is not None
+                    and id_type not in exact
+                    and id_type not in shape_only
+                    and not (prefixes and id_type is not None and id_type.startswith(prefixes))
+                ):
                     finding = rules.unexpected_type(name, value, info, sev_type, mode, accepts, shape_only)  # type: ignore[arg-type]
                     if finding is not None:
                         findings.append(finding)
@@ -226,17 +239,13 @@ class Judge:
                         if finding is not None:
                             findings.append(finding)
                 ts = info.timestamp_ms
-                if (
-                    ts is not None
-                    and sev_skew is not None
-                    and (ts - observed_ms > max_future or observed_ms - ts > max_age)
-                ):
+                if ts is not None and not earliest <= ts <= latest:
                     finding = rules.timestamp_skew(
                         name, value, info, sev_skew, mode, observed_ms, max_future, max_age
                     )
                     if finding is not None:
                         findings.append(finding)
-                if references:
+                if references and not reference_parts.isdisjoint(info.parts):
                     parts = info.parts
                     for part, target in references:
                         if part in parts:
@@ -256,9 +265,14 @@ class Judge:
             for name in self._always_required:
                 if name not in values:
                     findings.append(rules.missing_id(name, sev["missing_id"]))
-            if message_type is not None:
-                for name, types in self._required_by_type:
-                    if name not in values and types(message_type):
+            if message_type is not None and self._required_by_type:
+                required = self._required_for.get(message_type)
+                if required is None:
+                    required = tuple(name for name, types in self._required_by_type if types(message_type))
+                    if len(self._required_for) < 1024:  # message types come from input: bound the memo
+                        self._required_for[message_type] = required
+                for name in required:
+                    if name not in values:
                         findings.append(rules.missing_id(name, sev["missing_id"]))
         if owner is not None and self.owners is not None:
             distinct = self.owners.observe(owner)
