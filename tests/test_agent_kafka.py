@@ -260,7 +260,10 @@ def test_two_agents_in_one_group_split_partitions(kafka_broker: KafkaBroker, wor
 
 def test_broker_down_at_start_and_mid_run(kafka_broker: KafkaBroker, workdir: Path) -> None:
     topic = kafka_broker.create_topic(partitions=2)
-    config = agent_config(kafka_broker, [topic], "faults")
+    violations = f"{topic}-violations"
+    kafka_broker.create_topic(violations)
+    # With violation records on, the record producer must not need the broker at start either.
+    config = agent_config(kafka_broker, [topic], "faults", violations={"topic": violations})
     kafka_broker.stop()
     agent = AgentProcess(workdir, config)
     try:
@@ -288,6 +291,8 @@ def test_broker_down_at_start_and_mid_run(kafka_broker: KafkaBroker, workdir: Pa
         kafka_broker.produce(topic, second)
         samples = agent.wait_messages(2_000, timeout=90)
         assert total(samples, "id_monitor_messages_total", result="ok") == 2_000
+        expected_records = total(samples, "id_monitor_findings_total", severity="violation")
+        assert len(consume_all(kafka_broker, violations)) >= expected_records > 0
 
         # SIGTERM while the broker is gone: still a clean exit within 10 s.
         kafka_broker.stop()

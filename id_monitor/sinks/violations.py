@@ -67,32 +67,68 @@ class StreamViolationSink:
 
 
 class KafkaViolationSink:
-    """Produces each record to `topic` (key: the source partition's topic, so one source topic's
-    violations stay ordered), with `rule` and `field` headers."""
+    """Produces each record to `topic` (key: the source topic, so one source topic's violations
+    stay ordered), with `rule` and `field` headers.
+
+    The producer is created on first use, so a broker that is down when the agent starts delays
+    the records instead of stopping the agent. `flush()` raises until every record of the batch is
+    acknowledged; records whose delivery failed are sent again, never dropped.
+    """
 
     def __init__(self, bootstrap_servers: str, topic: str, **producer_config: Any) -> None:
-        from kafka import KafkaProducer
-
+        self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.emitted = 0
-        config = {"acks": "all", "linger_ms": 20, "retries": 5, "request_timeout_ms": 10000,
-                  "max_block_ms": 5000, "reconnect_backoff_max_ms": 2000, **producer_config}
-        self.producer = KafkaProducer(bootstrap_servers=bootstrap_servers, **config)
+        self.config = {"acks": "all", "linger_ms": 20, "retries": 5, "request_timeout_ms": 10000,
+                       "max_block_ms": 5000, "reconnect_backoff_max_ms": 2000, **producer_config}
+        self.producer: Any = None
+        self._unsent: list[tuple[bytes, bytes | None, list[tuple[str, bytes]]]] = []
+        self._inflight: list[tuple[Any, tuple[bytes, bytes | None, list[tuple[str, bytes]]]]] = []
+
+    def _ensure_producer(self) -> Any:
+        if self.producer is None:
+            from kafka import KafkaProducer
+
+            self.producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, **self.config)
+        return self.producer
 
     def emit(self, finding: Finding, *, source: str, observed_ms: int, topic: str | None = None,
              partition: int | None = None, offset: int | None = None) -> None:
         record = violation_record(finding, source=source, observed_ms=observed_ms, topic=topic,
                                   partition=partition, offset=offset)
-        self.producer.send(
-            self.topic,
-            value=orjson.dumps(record),
-            key=topic.encode() if topic else None,
-            headers=[("rule", finding.rule.encode()), ("field", finding.field.encode())],
-        )
+        message = (orjson.dumps(record), topic.encode() if topic else None,
+                   [("rule", finding.rule.encode()), ("field", finding.field.encode())])
         self.emitted += 1
+        if self.producer is None:
+            self._unsent.append(message)
+        else:
+            self._send(message)
+
+    def _send(self, message: tuple[bytes, bytes | None, list[tuple[str, bytes]]]) -> None:
+        value, key, headers = message
+        try:
+            future = self.producer.send(self.topic, value=value, key=key, headers=headers)
+        except Exception:
+            self._unsent.append(message)
+            return
+        self._inflight.append((future, message))
 
     def flush(self, timeout: float | None = None) -> None:
+        """Return once every record emitted so far is acknowledged; raise otherwise (try again)."""
+        self._ensure_producer()
+        unsent, self._unsent = self._unsent, []
+        for message in unsent:
+            self._send(message)
         self.producer.flush(timeout=timeout)
+        failed = []
+        for future, message in self._inflight:
+            if not future.is_done or future.failed():
+                failed.append(message)
+        self._inflight = []
+        self._unsent.extend(failed)
+        if self._unsent:
+            raise RuntimeError(f"{len(self._unsent)} violation records not acknowledged yet")
 
     def close(self) -> None:
-        self.producer.close(timeout=5)
+        if self.producer is not None:
+            self.producer.close(timeout=5)
