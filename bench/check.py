@@ -117,7 +117,7 @@ def main() -> None:
     gc.collect()
     gc.freeze()
 
-    warm_judge = Judge(config, Classifier(schema, cache_size=max(config.limits.cache_size, 8 * len(lines))))
+    warm_judge = Judge(config, Classifier(schema, cache_size=2 * len(values) + 2))  # every ID fits
     for line in lines:
         warm_judge.check(decode_message(line, max_bytes, max_depth), NOW_MS)
 

@@ -155,6 +155,12 @@ class TestHumanOutput:
         out = run(str(path)).stdout
         assert "Owner prefixes shared by several users" in out and "aaaa_999 (4 users)" in out
 
+    def test_input_text_is_never_rich_markup(self, tmp_path):
+        path = tmp_path / "markup.jsonl"
+        path.write_bytes(orjson.dumps({"thread_id": "[bold red]boom[/]"}))
+        out = run("--redact", "none", str(path)).stdout
+        assert "[bold red]boom[/]" in out
+
     def test_no_findings(self, tmp_path):
         path = tmp_path / "ok.jsonl"
         path.write_bytes(orjson.dumps({"thread_id": "thread_session_1757373103822_2_1c69903f"}))

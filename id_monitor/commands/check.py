@@ -227,6 +227,7 @@ def _run(judge: object, stream: BinaryIO, summary: Summary, observed_ms: int, as
 
 def _print_summary(summary: Summary, judge: object, path: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from id_monitor.redact import redact, shape
@@ -234,7 +235,7 @@ def _print_summary(summary: Summary, judge: object, path: str) -> None:
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=max(console.width, 160))
-    source = "stdin" if path == "-" else path
+    source = "stdin" if path == "-" else escape(path)  # text from input is never Rich markup
     console.print(
         f"[bold]{source}[/]: {summary.messages} messages ({summary.malformed} malformed), "
         f"{summary.ids} IDs, [red]{summary.violations} violations[/], "
@@ -248,7 +249,7 @@ def _print_summary(summary: Summary, judge: object, path: str) -> None:
         table.add_column("count", justify="right")
         for (rule, name, severity), count in sorted(summary.findings.items(), key=lambda kv: (-kv[1], kv[0])):
             style = "red" if severity == "violation" else "yellow"
-            table.add_row(rule, name, f"[{style}]{severity}[/]", str(count))
+            table.add_row(rule, escape(name), f"[{style}]{severity}[/]", str(count))
         console.print(table)
 
     if summary.formats:
@@ -259,7 +260,7 @@ def _print_summary(summary: Summary, judge: object, path: str) -> None:
         table.add_column("share", justify="right")
         order = {"target": 0, "legacy": 1, "unknown": 2}
         for (status, fmt), count in sorted(summary.formats.items(), key=lambda kv: (order[kv[0][0]], -kv[1])):
-            table.add_row(status, fmt, str(count), f"{100 * count / summary.ids:.1f}%")
+            table.add_row(status, escape(fmt), str(count), f"{100 * count / summary.ids:.1f}%")
         console.print(table)
 
     if summary.per_field:
@@ -293,7 +294,7 @@ def _print_summary(summary: Summary, judge: object, path: str) -> None:
         collisions = owners.collisions()
         mode = judge.redact_mode  # type: ignore[attr-defined]
         shown = ", ".join(
-            f"{shape(c.prefix) if mode == 'mask' else redact(c.prefix, mode)} "
+            f"{escape(shape(c.prefix) if mode == 'mask' else redact(c.prefix, mode))} "
             f"({c.distinct_owners}{'+' if c.capped else ''} users)"
             for c in collisions[:10]
         )
@@ -323,12 +324,12 @@ def _print_summary(summary: Summary, judge: object, path: str) -> None:
             table.add_row(
                 str(line),
                 f.rule,
-                f.field,
+                escape(f.field),
                 f.severity,
-                f.format or "",
-                f.id_type or "",
-                f.id or "",
-                f.detail or "",
+                escape(f.format or ""),
+                escape(f.id_type or ""),
+                escape(f.id or ""),
+                escape(f.detail or ""),
             )
         console.print(table)
     elif not summary.findings:
