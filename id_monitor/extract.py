@@ -215,6 +215,8 @@ class Extractor:
 
     def collect(self, message: Mapping[str, Any]) -> tuple[dict[str, list[Any]], str | None, str | None, int]:
         """`extract` as a plain tuple (values, owner, message_type, dropped), for the hot path."""
+        if type(message) is not dict:  # any other Mapping (decoded JSON is always a dict)
+            message = dict(message) if isinstance(message, Mapping) else {}
         values: dict[str, list[Any]] = {}
         others: list[tuple[int, Any]] = []
         budget = [self._max_values * 4]

@@ -10,6 +10,8 @@ Severity is decided by configuration (`policy.severity`, `policy.legacy` and per
 
 from __future__ import annotations
 
+from typing import Any
+
 from id_monitor.model import Finding, IdInfo, Severity
 from id_monitor.redact import redact, shape
 
@@ -77,11 +79,28 @@ def type_matcher(expect: list[str] | tuple[str, ...]) -> TypeMatcher | None:
     return TypeMatcher(expect) if expect else None
 
 
+# Findings are immutable values, and under `mask` a legacy or unknown ID's finding is the same for
+# every ID of that shape (`********-****-…` for any uuid), so equal findings are shared rather
+# than rebuilt: building a frozen dataclass costs ~10x a dict hit, and legacy IDs are common while
+# a migration runs. Bounded; once full, findings are simply built.
+_SHARED_FINDINGS: dict[tuple[Any, ...], Finding] = {}
+_SHARED_MAX = 4096
+
+
 def _finding(
     rule: str, field: str, severity: Severity, info: IdInfo, value: str, mode: str, detail: str | None = None
 ) -> Finding:
     """Findings are built only when a rule fires, so redaction costs nothing on clean traffic."""
-    return Finding(rule, field, severity, info.format, info.id_type, redact(value, mode, info), detail)
+    shown = redact(value, mode, info)
+    if mode != "mask" or info.status == "target":  # the shown ID is (nearly) unique: nothing to share
+        return Finding(rule, field, severity, info.format, info.id_type, shown, detail)
+    key = (rule, field, severity, info.format, info.id_type, shown, detail)
+    finding = _SHARED_FINDINGS.get(key)
+    if finding is None:
+        finding = Finding(*key)
+        if len(_SHARED_FINDINGS) < _SHARED_MAX:
+            _SHARED_FINDINGS[key] = finding
+    return finding
 
 
 def unknown_format(field: str, value: str, info: IdInfo, severity: Severity, mode: str) -> Finding | None:

@@ -134,6 +134,12 @@ class TestExtract:
         found = extractor.extract({"thread_id": 42, "payload": {"thread_id": {"x": 1}}})
         assert found.values["thread_id"] == [42, {"x": 1}]
 
+    def test_any_mapping_at_the_top(self, extractor):
+        from types import MappingProxyType
+
+        assert extractor.extract(MappingProxyType({"thread_id": "t"})).values == {"thread_id": ["t"]}
+        assert extractor.extract(["not", "a", "mapping"]).values == {}  # type: ignore[arg-type]
+
     def test_null_and_wrong_containers_are_absent(self, extractor):
         found = extractor.extract({"thread_id": None, "payload": "a string", "data": [{"thread_id": "x"}]})
         assert found.values == {}
