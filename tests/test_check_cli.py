@@ -120,6 +120,15 @@ class TestJsonOutput:
         assert result.exit_code == 1
         assert [r["severity"] for r in findings(result.stdout)] == ["violation"]
 
+    def test_config_from_environment(self, tmp_path, monkeypatch):
+        config = tmp_path / "strict.yaml"
+        config.write_text("policy: {legacy: violation}\n")
+        monkeypatch.setenv("ID_MONITOR_CONFIG", str(config))
+        assert run("--json", str(DATA / "clean.jsonl")).exit_code == 1
+        monkeypatch.setenv("ID_MONITOR_POLICY__LEGACY", "allow")  # overrides win over the file
+        result = run("--json", str(DATA / "clean.jsonl"))
+        assert result.exit_code == 0 and findings(result.stdout) == []
+
 
 class TestHumanOutput:
     def test_summary_tables(self):

@@ -91,6 +91,7 @@ def check(
             "--config",
             "-c",
             metavar="FILE",
+            envvar="ID_MONITOR_CONFIG",
             help="Configuration YAML (default: the built-in netra envelope). "
             "ID_MONITOR_<SECTION>__<KEY> variables override it.",
         ),
