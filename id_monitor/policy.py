@@ -166,6 +166,8 @@ class Judge:
                     )
             else:
                 normalised[name] = [value]
+        if owner is not None and type(owner) is not str:
+            owner = str(owner) if isinstance(owner, int) and not isinstance(owner, bool) else None
         return self._judge(normalised, owner or None, message_type, observed_ms, check_required)
 
     def _judge(

@@ -285,6 +285,15 @@ class TestCheckFields:
         assert rules_of(report) == [("unexpected_type", "thread_id"), ("unknown_format", "x-custom-id")]
         assert len(report.ids) == 3
 
+    def test_owner_of_any_type(self, judge):
+        conn = "ws_conn_12345678_1757367656601_1_a2f73ae7"
+        assert judge.check_fields({"connection_id": conn}, 1234567890, NOW).isolation == [
+            ("connection_id", "match")
+        ]
+        assert judge.check_fields({"connection_id": conn}, {"id": 1}, NOW).isolation == [
+            ("connection_id", "no_owner")
+        ]
+
     def test_required_only_on_request(self, classifier):
         judge = Judge(load_config(env={"ID_MONITOR_FIELDS__THREAD_ID__REQUIRED": "true"}), classifier)
         assert judge.check_fields({}, USER, NOW).findings == []
