@@ -17,7 +17,8 @@ there is nothing to decode (`too_large`, or `truncated` for an array cut short).
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 Record = tuple[int, "bytes | None", "str | None"]
 
@@ -32,8 +33,7 @@ _IN_STRING = re.compile(rb'["\\\n]')
 def read_records(stream: BinaryIO, max_bytes: int, chunk_size: int = 1 << 16) -> Iterator[Record]:
     """Yield (line, raw, problem) for every message in a JSON Lines or JSON array stream."""
     head = stream.read(chunk_size)
-    if head.startswith(_BOM):
-        head = head[len(_BOM) :]
+    head = head.removeprefix(_BOM)
     skipped_lines = 0
     while head and not head.strip(_WHITESPACE):  # a long run of leading blank lines
         skipped_lines += head.count(b"\n")

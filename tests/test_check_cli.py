@@ -56,6 +56,7 @@ def run_process(*args: str, stdin: bytes | None = None, **env: str) -> tuple[int
         [sys.executable, "-c", _MEASURED, "check", "--now", NOW, *args],
         input=stdin,
         capture_output=True,
+        check=False,
         timeout=240,
         env={**os.environ, "COLUMNS": "200", **env},
     )
@@ -190,6 +191,11 @@ class TestUsageErrors:
         assert result.stderr.strip() == (
             f"error: {config}: kafka.bootstrap_server: unknown key (did you mean 'bootstrap_servers'?)"
         )
+
+    def test_now_as_iso_time(self):
+        old = run("--json", "--now", "2027-06-01T00:00:00Z", str(DATA / "clean.jsonl"))
+        assert old.exit_code == 0  # timestamp_skew is a warning
+        assert {r["detail"] for r in findings(old.stdout) if r["rule"] == "timestamp_skew"} == {"too_old"}
 
     def test_bad_redact_and_now(self):
         assert run("--redact", "plain", str(DATA / "clean.jsonl")).exit_code == 2

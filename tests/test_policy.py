@@ -140,7 +140,7 @@ class TestEnvelopeExamples:
         report = judge.check({"type": "connection_established", "connection_id": CONN_OTHER}, NOW)
         assert report.findings == []
         assert report.owner is None and report.isolation == [("connection_id", "no_owner")]
-        assert set(o for _, o in report.isolation) <= set(ISOLATION_OUTCOMES)
+        assert {o for _, o in report.isolation} <= set(ISOLATION_OUTCOMES)
 
     def test_user_id_prefix_shorter_than_width(self, judge):
         conn = "ws_conn_bob_1757367656601_1_a2f73ae7"

@@ -6,7 +6,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO, Optional
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
@@ -86,7 +86,7 @@ class Summary:
 def check(
     path: Annotated[str, typer.Argument(metavar="PATH|-", help="File of messages, or - for stdin.")],
     config_path: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--config",
             "-c",
@@ -105,7 +105,7 @@ def check(
         ),
     ] = False,
     redact_mode: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--redact",
             metavar="mask|hash|none",
@@ -116,7 +116,7 @@ def check(
         int, typer.Option("--show", min=0, help="How many findings the summary lists (with line numbers).")
     ] = 20,
     now: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--now",
             metavar="MS|ISO",
@@ -161,18 +161,18 @@ def _fail(message: str) -> None:
 
 def _observation_time(now: str | None) -> int:
     import time
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     if now is None:
         return int(time.time() * 1000)
     if now.isdigit():
         return int(now)
     try:
-        moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(now)
     except ValueError:
         _fail(f"--now must be epoch milliseconds or ISO 8601, got {now!r}")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
 
 
