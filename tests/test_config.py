@@ -180,6 +180,11 @@ def test_example_configs_load(path):
     assert config.fields
 
 
+def test_netra_example_is_the_builtin_default():
+    # the commented example documents the default: it must not drift from it
+    assert load_config(EXAMPLES / "netra.yaml", env={}) == load_config(env={})
+
+
 def test_example_configs_exist():
     names = {p.name for p in EXAMPLES.glob("*.yaml")}
     assert len(names) >= 3, names
