@@ -1,7 +1,7 @@
 """Requests/s of the example chat service: OpenTelemetry's FastAPI instrumentation alone vs with
 the id-monitor layer too, in one run.
 
-    .venv/bin/python bench/fastapi_overhead.py [--requests 2000] [--repeats 5]
+    .venv/bin/python bench/fastapi_overhead.py [--requests 2000] [--repeats 5] [--loopback]
 
 The app is driven in-process through its ASGI interface by a minimal driver (no HTTP client, no
 sockets), so the figure is the app's own cost per request and the layer's share of it is not
@@ -11,6 +11,11 @@ X-Request-ID), list threads (X-Session-ID), get a thread (path). Fresh apps per 
 variants take turns in small blocks so machine noise hits them alike; the ratio is the median over
 repeats. Spans are recorded by an SDK TracerProvider with no
 exporter. Target: with-layer / OpenTelemetry-only >= 0.9.
+
+`--loopback` also serves each variant from its own uvicorn process on a free 127.0.0.1 port and
+drives it over HTTP with keep-alive (a bounded number of requests, variants taking turns); the
+figure is the server process's CPU time per request (from /proc/<pid>/task/*/schedstat), which is
+what bounds its requests/s, plus the wall-clock rate the client saw.
 """
 
 from __future__ import annotations
@@ -157,12 +162,156 @@ async def measure(rounds: int, repeats: int, block: int) -> list[dict[str, float
     return results
 
 
+def serve(variant: str) -> None:
+    """Child process of --loopback: serve one variant on a free loopback port, print the port."""
+    import socket
+
+    import uvicorn
+
+    app = create_app(tracer_provider=TracerProvider(), **VARIANTS[variant])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Accepted connections inherit it: responses are not held back waiting for delayed ACKs.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")).run(sockets=[sock])
+
+
+def _server_cpu_ns(pid: int) -> int:
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive client over one TCP_NODELAY socket: the least client-side
+    cost and no client-side buffering delays, so the server is what gets measured."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def request(self, method: str, target: str, headers: dict[str, str] | None = None,
+                body: bytes = b"") -> tuple[int, bytes]:
+        lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", f"X-User-ID: {USER}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        if body:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(self.buffer) < length:
+            self._fill()
+        payload, self.buffer = self.buffer[:length], self.buffer[length:]
+        return status, payload
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buffer += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def loopback(requests: int, block: int) -> None:
+    import subprocess
+
+    procs: dict[str, subprocess.Popen[str]] = {}
+    clients: dict[str, RawClient] = {}
+    try:
+        for name in ("otel", "otel+id"):
+            proc = subprocess.Popen([sys.executable, __file__, "--serve", name], stdout=subprocess.PIPE, text=True)
+            procs[name] = proc
+            port = int(proc.stdout.readline())  # type: ignore[union-attr]
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    client = RawClient(port)
+                    client.request("GET", "/healthz")
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            clients[name] = client
+        rounds: dict[str, Any] = {}
+        for name, client in clients.items():
+            def post(path: str, body: bytes = b"{}", c: RawClient = client) -> dict[str, Any]:
+                return orjson.loads(c.request("POST", path, body=body)[1])
+
+            thread = post("/threads", b'{"title": "bench"}')["thread_id"]
+            connection = post("/connections")["connection_id"]
+            session = post("/sessions")["session_id"]
+            message = post(f"/threads/{thread}/messages", b'{"text": "first"}')["message_id"]
+            rid = {"X-Request-ID": f"req_{int(time.time() * 1000)}_1_0badc0de"}
+            body = orjson.dumps({"text": "hello", "connection_id": connection})
+
+            def one_round(c: RawClient = client, t: str = thread, m: str = message, s: str = session,
+                          r: dict = rid, b: bytes = body) -> None:
+                assert c.request("GET", f"/threads/{t}/messages?limit=10&after={m}", r)[0] == 200
+                assert c.request("POST", f"/threads/{t}/messages", r, b)[0] == 201
+                assert c.request("GET", "/threads", {"X-Session-ID": s})[0] == 200
+                assert c.request("GET", f"/threads/{t}")[0] == 200
+
+            rounds[name] = one_round
+            for _ in range(25):
+                one_round()
+        cpu = dict.fromkeys(clients, 0)
+        wall = dict.fromkeys(clients, 0.0)
+        turns = max(1, requests // 4 // block)
+        for _ in range(turns):
+            for name in clients:
+                pid = procs[name].pid
+                c0, t0 = _server_cpu_ns(pid), time.perf_counter()
+                for _ in range(block):
+                    rounds[name]()
+                wall[name] += time.perf_counter() - t0
+                cpu[name] += _server_cpu_ns(pid) - c0
+        done = turns * block * 4
+        print(f"loopback (uvicorn, keep-alive, {done} requests per variant, variants interleaved):")
+        for name in clients:
+            print(f"{name:<9}{cpu[name] / done / 1000:>8.1f} us server CPU/request   "
+                  f"{done / wall[name]:>7.0f} req/s wall-clock")
+        ratio = cpu["otel"] / cpu["otel+id"]
+        verdict = "meets" if ratio >= 0.9 else "MISSES"
+        print(f"with id-monitor / OpenTelemetry only (server-CPU-bound req/s) = {ratio:.3f} "
+              f"(target >= 0.9): {verdict}")
+        print(f"wall-clock req/s ratio = {wall['otel'] / wall['otel+id']:.3f}")
+    finally:
+        for client in clients.values():
+            client.close()
+        for proc in procs.values():
+            proc.terminate()
+            proc.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per variant per repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--block", type=int, default=5, help="rounds per turn")
+    parser.add_argument("--loopback", action="store_true", help="also measure over HTTP with uvicorn")
+    parser.add_argument("--serve", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
     rounds = max(1, args.requests // 4)
     results = asyncio.run(measure(rounds, args.repeats, args.block))
     print(f"requests per variant per repeat: {4 * rounds}, repeats: {args.repeats}, variants interleaved "
@@ -178,6 +327,8 @@ def main() -> None:
           f"(target >= 0.9): {verdict}")
     layer = sorted(r["otel+id"] - r["otel"] for r in results)[len(results) // 2]
     print(f"layer cost: {layer:.1f} us/request (median)")
+    if args.loopback:
+        loopback(args.requests, args.block)
 
 
 if __name__ == "__main__":

@@ -198,11 +198,12 @@ class IdHttpLayer:
         table = self._route_table()
         return table.path_params(scope) if table.wanted else {}
 
-    async def _user(self, scope: Scope, header_user: str | None) -> str | None:
+    def _user(self, scope: Scope, header_user: str | None) -> Any:
+        """The request's user id: a str, None, or an awaitable of one (async `user_source`)."""
         if self.user_source is not None:
             user: Any = self.user_source(Request(scope))
             if inspect.isawaitable(user):
-                user = await user
+                return user
         elif self._user_state:
             user = getattr(Request(scope).state, self._user_state, None)
         else:
@@ -280,7 +281,11 @@ class IdHttpLayer:
         found, body_result, header_user = await self.collect(scope, replay)
         if not found and body_result == "ok":
             return None
-        check = RequestCheck(user=await self._user(scope, header_user), body_result=body_result)
+        user = self._user(scope, header_user)
+        if inspect.isawaitable(user):
+            user = await user
+            user = None if user is None else str(user)
+        check = RequestCheck(user, body_result)
         observed_ms = time.time_ns() // 1_000_000
         span = trace.get_current_span()
         exemplar = exemplar_of(span)
