@@ -273,6 +273,17 @@ def test_broker_down_at_start_and_mid_run(kafka_broker: KafkaBroker, workdir: Pa
         agent.assert_alive()
         status, body = agent.get("/readyz")
         assert status == 503 and ("unreachable" in body or "no partitions" in body)
+        # Before the first message every known series is already there, at 0, for alerts.
+        zero = agent.scrape()
+        source = f"kafka:{topic}"
+        for name, labels in [
+            ("id_monitor_findings_total", {"source": source, "field": "connection_id",
+                                           "rule": "isolation_breach", "severity": "violation"}),
+            ("id_monitor_ids_total", {"source": source, "field": "thread_id", "status": "legacy",
+                                      "format": "uuid4"}),
+            ("id_monitor_messages_total", {"source": source, "result": "malformed"}),
+        ]:
+            assert zero[(name, frozenset(labels.items()))] == 0
 
         kafka_broker.start()
         wait_until(agent.ready, timeout=60, interval=0.2, message="ready after the broker came up")
