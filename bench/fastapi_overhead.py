@@ -30,10 +30,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import orjson  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+import orjson
+from opentelemetry.sdk.trace import TracerProvider
 
-from examples.chat_service import create_app  # noqa: E402
+from examples.chat_service import create_app
 
 USER = "alice_0001"
 

@@ -23,18 +23,19 @@ import argparse
 import gc
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider  # noqa: E402
-from prometheus_client import CollectorRegistry  # noqa: E402
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from prometheus_client import CollectorRegistry
 
-from examples.chat_service.ids import IdIssuer  # noqa: E402
-from id_monitor.config import load_config  # noqa: E402
-from id_monitor.metrics import IdMetrics  # noqa: E402
-from id_monitor.otel import IdSpanProcessor  # noqa: E402
+from examples.chat_service.ids import IdIssuer
+from id_monitor.config import load_config
+from id_monitor.metrics import IdMetrics
+from id_monitor.otel import IdSpanProcessor
 
 
 class FloorProcessor(SpanProcessor):

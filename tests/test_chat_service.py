@@ -5,8 +5,9 @@ in path, header, query and body; enforcement on and off; the service's /metrics.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient

@@ -54,7 +54,7 @@ def server_spans(exporter: InMemorySpanExporter, route: str) -> list[Any]:
 
 
 def test_real_server_tags_spans_and_enforces(served: tuple[str, Any, InMemorySpanExporter]) -> None:
-    base, app, exporter = served
+    base, _, exporter = served
     alice, bob = {"X-User-ID": ALICE}, {"X-User-ID": BOB}
     with httpx.Client(base_url=base, timeout=10) as client:
         thread = client.post("/threads", json={"title": "real"}, headers=alice).json()["thread_id"]

@@ -177,7 +177,7 @@ def test_body_over_the_limit_is_skipped_counted_and_still_served() -> None:
 
 
 def test_malformed_json_body_is_counted_and_left_to_the_app() -> None:
-    app, exporter = build(http={"body_fields": ["thread_id"]})
+    app, _ = build(http={"body_fields": ["thread_id"]})
     response = TestClient(app).post("/typed", content=b'{"thread_id": ', headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert sample(app, "id_monitor_messages_total", source="http", result="malformed") == 1.0
@@ -240,7 +240,7 @@ class _Broken:
 
 
 def test_internal_failure_fails_open_even_when_enforcing() -> None:
-    app, exporter = build(judge=_Broken())
+    app, _ = build(judge=_Broken())
     client = TestClient(app)
     for _ in range(2):
         assert client.get(f"/threads/{ISSUE.thread()}").status_code == 200
@@ -281,7 +281,7 @@ def test_works_without_opentelemetry_instrumentation() -> None:
 
 
 def test_enforcing_other_rules() -> None:
-    app, exporter = build(http={"enforce": ["unknown_format"]})
+    app, _ = build(http={"enforce": ["unknown_format"]})
     client = TestClient(app)
     rejected = client.get("/threads/garbage")
     assert rejected.status_code == 403
@@ -291,12 +291,12 @@ def test_enforcing_other_rules() -> None:
 
 
 def test_websocket_breach_is_refused_at_handshake_when_enforcing() -> None:
-    app, exporter = build(http={"enforce": ["isolation_breach"]})
+    app, _ = build(http={"enforce": ["isolation_breach"]})
     client = TestClient(app)
     own = ISSUE.connection(ALICE)
     with client.websocket_connect(f"/ws/{own}", headers={"X-User-ID": ALICE}) as ws:
         assert ws.receive_text() == own
-    with pytest.raises(WebSocketDisconnect) as refused:
-        with client.websocket_connect(f"/ws/{ISSUE.connection(BOB)}", headers={"X-User-ID": ALICE}):
-            pass
+    with pytest.raises(WebSocketDisconnect) as refused, \
+            client.websocket_connect(f"/ws/{ISSUE.connection(BOB)}", headers={"X-User-ID": ALICE}):
+        pass
     assert refused.value.code == 1008

@@ -11,7 +11,7 @@ import itertools
 import secrets
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 OWNER_WIDTH = 8
 

@@ -8,8 +8,9 @@ OpenTelemetry attribute naming rules under one namespace: `id_monitor.<field>.st
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -53,7 +54,7 @@ def id_attributes(field: str, info: IdInfo) -> dict[str, str]:
     return attributes
 
 
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})((?:-.*)?)", re.S)
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})((?:-.*)?)", re.DOTALL)
 _RANK = {"target": 0, "legacy": 1, "unknown": 2}
 
 

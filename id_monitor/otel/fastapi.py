@@ -24,7 +24,8 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import orjson
@@ -80,7 +81,7 @@ class RequestCheck:
     that made enforcement answer 403, if any.
     """
 
-    __slots__ = ("user", "ids", "findings", "body_result", "rejected_by")
+    __slots__ = ("body_result", "findings", "ids", "rejected_by", "user")
 
     def __init__(self, user: str | None, body_result: str = "ok") -> None:
         self.user = user
@@ -97,7 +98,7 @@ class RequestCheck:
 class _Replay:
     """A `receive` that hands back buffered request messages first, then the real ones."""
 
-    __slots__ = ("_receive", "_buffer")
+    __slots__ = ("_buffer", "_receive")
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
@@ -162,12 +163,12 @@ class IdHttpLayer:
         self._requests_seen = 0
         self._query_names = {name.encode(): f for name, f in self._query_fields.items()}
 
-    def count_error(self) -> None:
+    def count_error(self, error: BaseException) -> None:
         self.internal_errors += 1
         if self.internal_errors == 1:
-            logger.warning("id-monitor HTTP layer failed; request passed unchecked", exc_info=True)
+            logger.warning("id-monitor HTTP layer failed; request passed unchecked", exc_info=error)
         else:
-            logger.debug("id-monitor HTTP layer failed", exc_info=True)
+            logger.debug("id-monitor HTTP layer failed", exc_info=error)
 
     # -- collecting ---------------------------------------------------------------------------
 
@@ -310,8 +311,8 @@ class IdHttpLayer:
         if self.request_hook is not None:
             try:
                 self.request_hook(span, scope, check)
-            except Exception:  # noqa: BLE001 - a user hook must not fail the request
-                self.count_error()
+            except Exception as error:  # noqa: BLE001 - a user hook must not fail the request
+                self.count_error(error)
         return check
 
 
@@ -398,8 +399,8 @@ class IdMonitorMiddleware:
         check = None
         try:
             check = await self.layer.check(scope, replay)
-        except Exception:  # noqa: BLE001 - never fail a request because of the monitor
-            self.layer.count_error()
+        except Exception as error:  # noqa: BLE001 - never fail a request because of the monitor
+            self.layer.count_error(error)
         if check is not None and check.rejected_by is not None:
             await _reject(scope, send, *check.rejected_by)
             return

@@ -60,7 +60,7 @@ class _Entry:
     """A cached verdict: the attributes to write, the report to count, and the span-time window
     (start +- reuse) in which it may be reused."""
 
-    __slots__ = ("attributes", "report", "fresh_from", "fresh_until")
+    __slots__ = ("attributes", "fresh_from", "fresh_until", "report")
 
     def __init__(self, attributes: dict[str, Any], report: Report | None, at_ns: int, reuse_ns: int) -> None:
         self.attributes = attributes
@@ -140,7 +140,7 @@ class IdSpanProcessor(SpanProcessor):
                 span.set_attributes(entry.attributes)
             if self.metrics is not None and entry.report is not None:
                 self.metrics.record(SOURCE, entry.report, start_ns // 1_000_000, exemplar_of(span))
-        except Exception:  # noqa: BLE001 - a processor must never raise into the caller
+        except Exception:
             self.internal_errors += 1
             if self.internal_errors == 1:
                 logger.warning("id-monitor span processor failed; span left untagged", exc_info=True)

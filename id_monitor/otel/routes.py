@@ -11,7 +11,8 @@ with mounts or custom routes use each route's own `matches`, in order.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from starlette.convertors import StringConvertor
 from starlette.routing import Match, Route, WebSocketRoute
@@ -33,7 +34,7 @@ _GROUP = re.compile(r"\(\?P<(\w+)>")
 class _Pattern:
     """One route: its compiled path regex, convertors, methods and scope type (None: other)."""
 
-    __slots__ = ("route", "regex", "convertors", "methods", "kind")
+    __slots__ = ("convertors", "kind", "methods", "regex", "route")
 
     def __init__(self, route: Any) -> None:
         self.route = route
@@ -68,8 +69,8 @@ class _Joined:
         for index, pattern in patterns:
             assert pattern.regex is not None
             body = pattern.regex.pattern
-            body = body[1:] if body.startswith("^") else body
-            body = body[:-1] if body.endswith("$") else body
+            body = body.removeprefix("^")
+            body = body.removesuffix("$")
             body = _GROUP.sub(lambda m, i=index: f"(?P<_r{i}_{m.group(1)}>", body)
             parts.append(f"(?P<_r{index}>{body})")
             self.routes[f"_r{index}"] = [

@@ -11,6 +11,7 @@ OpenTelemetry attribute naming rules: lowercase snake_case, no dots.
 from __future__ import annotations
 
 import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
