@@ -131,6 +131,26 @@ class TestJsonOutput:
         assert result.exit_code == 0 and findings(result.stdout) == []
 
 
+def test_generated_traffic_counts_match_ground_truth(tmp_path):
+    from id_monitor.traffic import Mix, generate
+
+    path = tmp_path / "traffic.jsonl"
+    breaches = legacy = unknown = 0
+    with path.open("wb") as f:
+        for message, truth in generate(3000, seed=11, now_ms=int(NOW), mix=Mix(breach=0.05)):
+            f.write(orjson.dumps(message) + b"\n")
+            breaches += truth.breach
+            legacy += truth.count("legacy")
+            unknown += truth.count("unknown")
+    result = run("--json", str(path))
+    assert result.exit_code == 1
+    rules = [r["rule"] for r in findings(result.stdout)]
+    assert rules.count("isolation_breach") == breaches > 0
+    assert rules.count("legacy_id") == legacy
+    assert rules.count("unknown_format") == unknown
+    assert set(rules) <= {"isolation_breach", "legacy_id", "unknown_format", "owner_collision"}
+
+
 class TestHumanOutput:
     def test_summary_tables(self):
         result = run("--show", "3", str(DATA / "envelope.jsonl"))
