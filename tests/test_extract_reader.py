@@ -99,3 +99,17 @@ class TestJsonArray:
         data = json.dumps(items).encode()
         got = records(data, chunk_size=chunk_size)
         assert [orjson.loads(raw) for _, raw, _ in got] == items
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.booleans(), st.integers(8, 64), st.integers(1, 32))
+def test_any_bytes_give_bounded_records_with_valid_line_numbers(data, as_array, max_bytes, chunk_size):
+    if as_array:
+        data = b"[" + data
+    got = records(data, max_bytes=max_bytes, chunk_size=chunk_size)
+    last_line = data.count(b"\n") + 1
+    for line, raw, problem in got:
+        assert 1 <= line <= last_line
+        assert (raw is None) == (problem is not None)
+        assert raw is None or len(raw) <= max_bytes
+        assert problem in (None, "too_large", "truncated")
