@@ -1,5 +1,10 @@
 """Realistic traffic for the default (netra) envelope: the demo, the benchmarks and the live tests.
 
+Like the platform's own traffic, long-lived IDs repeat: each user has a current thread, run and
+websocket connection that many messages share (`Mix.thread_messages` etc. are the mean number of
+messages per ID), while request and event IDs are new in every message. Set those means to 1 for
+traffic in which every ID is unique.
+
 IDs are written here with plain f-strings that follow docs/schema.md, not with the schema's own
 renderer, so traffic checks the classifier instead of agreeing with it by construction.
 
@@ -20,6 +25,8 @@ import orjson
 Kind = Literal["target", "legacy", "unknown"]
 
 ID_FIELDS = ("thread_id", "run_id", "request_id", "event_id", "connection_id")
+# Fields whose ID lives across messages, and the Mix attribute giving its mean messages per ID.
+LONG_LIVED = {"thread_id": "thread_messages", "run_id": "run_messages", "connection_id": "connection_messages"}
 
 _OPS = ("websocket_factory", "session", "agent_execution", "supervisor", "chat")
 _EVENTS = ("agent_started", "agent_completed", "tool_executing", "message_sent")
@@ -39,6 +46,9 @@ class Mix:
     breach: float = 0.01
     nested: float = 0.3
     users: int = 50
+    thread_messages: float = 20.0
+    run_messages: float = 8.0
+    connection_messages: float = 40.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,8 @@ class Truth:
 class _State:
     counter: int = 0
     users: list[str] = field(default_factory=list)
+    # (user, field) -> (kind, id value) of the long-lived ID that user's messages carry now
+    current: dict[tuple[str, str], tuple[Kind, str]] = field(default_factory=dict)
 
 
 def _hex(rng: random.Random, n: int) -> str:
@@ -135,6 +147,23 @@ class TrafficGenerator:
         candidates = [u[:8] for u in self._state.users if u[:8] != own8]
         return self.rng.choice(candidates) if candidates else "zzzzzzzz"
 
+    def _fresh(self, name: str, owner8: str) -> tuple[Kind, str]:
+        roll = self.rng.random()
+        if roll < self.mix.unknown:
+            return "unknown", self.rng.choice(_UNKNOWN)
+        if roll < self.mix.unknown + self.mix.legacy:
+            return "legacy", self._legacy(name)
+        return "target", self._target(name, owner8)
+
+    def _current(self, user_id: str, name: str) -> tuple[Kind, str]:
+        """The user's current long-lived ID for `name`, replaced with probability 1/mean."""
+        key = (user_id, name)
+        mean = getattr(self.mix, LONG_LIVED[name])
+        entry = self._state.current.get(key)
+        if entry is None or self.rng.random() * mean < 1.0:
+            entry = self._state.current[key] = self._fresh(name, user_id[:8])
+        return entry
+
     def next(self) -> tuple[dict, Truth]:
         rng, mix = self.rng, self.mix
         user_id = rng.choice(self._state.users)
@@ -143,19 +172,12 @@ class TrafficGenerator:
         kinds: dict[str, Kind] = {}
         ids: dict[str, str] = {}
         for name in ID_FIELDS:
-            roll = rng.random()
             if name == "connection_id" and breach:
-                kinds[name] = "target"
-                ids[name] = self._target(name, self._other_owner8(owner8))
-            elif roll < mix.unknown:
-                kinds[name] = "unknown"
-                ids[name] = rng.choice(_UNKNOWN)
-            elif roll < mix.unknown + mix.legacy:
-                kinds[name] = "legacy"
-                ids[name] = self._legacy(name)
+                kinds[name], ids[name] = "target", self._target(name, self._other_owner8(owner8))
+            elif name in LONG_LIVED:
+                kinds[name], ids[name] = self._current(user_id, name)
             else:
-                kinds[name] = "target"
-                ids[name] = self._target(name, owner8)
+                kinds[name], ids[name] = self._fresh(name, owner8)
         text = " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(45, 62)))
         event_type = rng.choice(("agent_started", "agent_thinking", "agent_completed", "user_message"))
         nested = rng.random() < mix.nested
