@@ -78,13 +78,13 @@ def test_input_file_and_exit_status(tmp_path: Path) -> None:
     port = free_port()
     env = {"ID_MONITOR_METRICS__LISTEN": f"127.0.0.1:{port}", "PATH": "/usr/bin:/bin"}
     done = subprocess.run([str(PYTHON), "-m", "id_monitor", "run", "--input", str(data)], cwd=ROOT, env=env,
-                          capture_output=True, timeout=60)
+                          capture_output=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stderr.decode().splitlines() if line.startswith("{")]
     assert events[-1]["event"] == "agent_stopped" and events[-1]["ok"] == 50
 
     missing = subprocess.run([str(PYTHON), "-m", "id_monitor", "run", "--input", str(tmp_path / "nope")],
-                             cwd=ROOT, env=env, capture_output=True, timeout=60)
+                             cwd=ROOT, env=env, capture_output=True, timeout=60, check=False)
     assert missing.returncode == 2 and b"nope" in missing.stderr
 
 
@@ -97,6 +97,18 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         env = {"ID_MONITOR_METRICS__LISTEN": f"127.0.0.1:{port}", "PATH": "/usr/bin:/bin"}
         done = subprocess.run([str(PYTHON), "-m", "id_monitor", "run"], cwd=ROOT, env=env, input=b"",
-                              capture_output=True, timeout=60)
+                              capture_output=True, timeout=60, check=False)
     assert done.returncode == 2
     assert f"127.0.0.1:{port}".encode() in done.stderr
+
+
+def test_bad_config_and_options_exit_2_with_the_reason(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kafka: {topicz: [a]}\n")
+    env = {"PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(PYTHON), "-m", "id_monitor", "run", "-c", str(bad)], cwd=ROOT, env=env,
+                          capture_output=True, timeout=60, check=False)
+    assert done.returncode == 2 and b"kafka.topicz" in done.stderr
+    done = subprocess.run([str(PYTHON), "-m", "id_monitor", "run", "--log-level", "loud"], cwd=ROOT, env=env,
+                          capture_output=True, timeout=60, check=False)
+    assert done.returncode == 2 and b"--log-level" in done.stderr

@@ -37,6 +37,9 @@ def run(
     from id_monitor.logs import configure
     from id_monitor.sources.kafka import ConsumerTuning
 
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        typer.echo(f"id-monitor run: --log-level {log_level!r}: use debug, info, warning or error", err=True)
+        raise typer.Exit(2)
     configure(log_level)
     try:
         cfg = load_config(config)
