@@ -23,7 +23,7 @@ from id_monitor.sinks.violations import StreamViolationSink, violation_record
 from id_monitor.sources.kafka import Backoff
 from id_monitor.sources.stream import Oversized, read_lines
 from id_monitor.traffic import generate
-from tests.kafka_broker import parse_metrics, total
+from tests.kafka_broker import counted, parse_metrics, total
 
 # -- read_lines ------------------------------------------------------------------------------
 
@@ -199,3 +199,20 @@ def test_health_server_endpoints() -> None:
         assert get("/nope")[0] == 404
     finally:
         server.stop()
+
+
+def test_check_records_counts_like_check_per_message() -> None:
+    from collections import namedtuple
+
+    Rec = namedtuple("Rec", "value headers offset")
+    values = [orjson.dumps(m) for m, _ in generate(300, seed=13)] + [None, b"oops", b"[]", b"\xff"]
+    traced = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
+    records = [Rec(v, traced if i % 7 == 0 else [], i) for i, v in enumerate(values)]
+    config = {"policy": {"severity": {"owner_collision": "off"}}}
+    one, batch = _agent(config), _agent(config)
+    for r in records:
+        one.checker.check("kafka:t", r.value, topic="t", partition=0, offset=r.offset, observed_ms=10**12)
+    batch.checker.check_records("kafka:t", "t", 0, records, observed_ms=10**12)
+    assert one.checker.totals == batch.checker.totals
+    assert counted(parse_metrics(_exposition(one))) == counted(parse_metrics(_exposition(batch)))
+    assert total(counted(parse_metrics(_exposition(batch))), "id_monitor_messages_total") == len(records)
