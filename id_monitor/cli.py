@@ -15,8 +15,9 @@ app = typer.Typer(
     name="id-monitor",
     help=(
         "Monitor ID formats in live traffic during a migration to a unified ID generator.\n\n"
-        "classify: what format is this ID?  check: judge a file of messages.  "
-        "run: the sidecar agent (Kafka or stdin).  scan: uuid4 call sites left in code."
+        "run: the sidecar agent (Kafka, or JSON Lines on stdin).  demo: the agent on built-in "
+        "traffic.  check: judge a file of messages.  classify: what is this ID?  "
+        "scan: uuid4 call sites left in the code.  generate: realistic traffic."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -25,11 +26,12 @@ app = typer.Typer(
 
 # Order here is the order in --help.
 COMMAND_MODULES = [
-    "classify",
-    "check",
-    "generate",
-    "scan",
     "run",
+    "demo",
+    "check",
+    "classify",
+    "scan",
+    "generate",
 ]
 
 for _name in COMMAND_MODULES:

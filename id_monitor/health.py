@@ -53,11 +53,14 @@ class HealthServer:
                     self._send(404, b"not found: try /metrics, /healthz, /readyz\n", "text/plain; charset=utf-8")
 
             def _send(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the scraper timed out and left: nothing to report
 
             def log_message(self, format: str, *args: object) -> None:
                 return  # probes every few seconds would drown the agent's own log
