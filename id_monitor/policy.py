@@ -69,6 +69,31 @@ class _FieldPlan:
         self.legacy: Severity | None = rules.LEGACY_SEVERITY[policy]
 
 
+class _AnyFormat:
+    """Stands for "every format" where the classifier has no schema to say which formats may
+    carry reference parts."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def _formats_with_parts(classifier: object, parts: frozenset[str]) -> frozenset[str] | _AnyFormat:
+    """Names of the formats whose IDs may carry one of `parts`: those with a segment of that name,
+    and (conservatively) those with a standard-format segment, whose decoder adds parts of its own.
+
+    Most IDs then skip the reference rule on one set look-up of their format name instead of a
+    walk over their parts."""
+    formats = getattr(getattr(classifier, "schema", None), "formats", None)
+    if formats is None:
+        return _AnyFormat()
+    return frozenset(
+        f.name
+        for f in formats
+        if not parts.isdisjoint(f.segment_names)
+        or any(segment.role == "standard" for variant in f.variants for segment in variant.segments)
+    )
+
+
 class Judge:
     """Apply the configured policy to messages. Thread-safe for concurrent `check` calls."""
 
@@ -103,6 +128,7 @@ class Judge:
         self._max_age_ms = int(policy.max_age.total_seconds() * 1000)
         self._references = tuple(policy.references.items())
         self._reference_parts = frozenset(policy.references)
+        self._reference_formats = _formats_with_parts(classifier, self._reference_parts)
         self._shape_only = frozenset(policy.shape_only_types)
         self._width = config.owner.width
 
@@ -191,7 +217,7 @@ class Judge:
         sev_iso = sev["isolation_breach"]
         sev_skew = sev["timestamp_skew"]
         references = self._references if sev["mismatched_reference"] is not None else ()
-        reference_parts = self._reference_parts
+        reference_parts, reference_formats = self._reference_parts, self._reference_formats
         shape_only = self._shape_only
         max_future, max_age = self._max_future_ms, self._max_age_ms
         if sev_skew is not None:
@@ -247,7 +273,11 @@ class Judge:
                     )
                     if finding is not None:
                         findings.append(finding)
-                if references and not reference_parts.isdisjoint(info.parts):
+                if (
+                    references
+                    and info.format in reference_formats
+                    and not reference_parts.isdisjoint(info.parts)
+                ):
                     parts = info.parts
                     for part, target in references:
                         if part in parts:
