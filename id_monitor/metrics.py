@@ -1,6 +1,6 @@
 """Every Prometheus metric id-monitor exports, defined in one place.
 
-The names and labels are a contract with the dashboards and alert rules (see docs/metrics.md):
+The names and labels are a contract with the dashboards and alert rules (see README.md):
 
 - ``id_monitor_ids_total{source, field, status, format}``: every ID checked
 - ``id_monitor_findings_total{source, field, rule, severity}``: every finding
@@ -11,18 +11,27 @@ The names and labels are a contract with the dashboards and alert rules (see doc
 
 Label values come only from bounded sets known up front (configured sources and fields, the schema's
 format names, the rule names); anything else is counted under ``other``, so a hostile input can never
-grow the number of series. Every known combination is created at zero when ``IdMetrics`` is built, so
-an alert's ``increase()`` sees the very first event.
+grow the number of series. Every known combination exists at zero from the start, so an alert's
+``increase()`` sees the very first event.
 
-Children are resolved once and kept in plain dicts keyed by label tuples: the hot path of ``record``
-is a dict lookup and an ``inc`` per ID, not a ``labels()`` call.
+The per-ID families are counted in plain dicts keyed by label tuples and exposed by a collector at
+scrape time, instead of one prometheus-client child per series: ``record`` runs for every message
+and costs one lock and a few dict updates, where child objects would take a lock per increment and
+validate the exemplar each time. The exposition is the same (``_total``, ``_created``, exemplars in
+OpenMetrics, cumulative histogram buckets).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+import threading
+import time
+from bisect import bisect_left
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.samples import Exemplar
+from prometheus_client.utils import floatToGoString
 
 from id_monitor import __version__
 
@@ -43,6 +52,7 @@ AGE_BUCKETS = (
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
     300.0, 900.0, 3600.0, 21600.0, 86400.0, 604800.0, float("inf"),
 )
+_BUCKET_LABELS = tuple(floatToGoString(b) for b in AGE_BUCKETS)
 
 
 def _rule_names() -> tuple[str, ...]:
@@ -51,11 +61,23 @@ def _rule_names() -> tuple[str, ...]:
     return tuple(RULES)
 
 
+class _Histogram:
+    """Bucket counts (not cumulative), sum and the last exemplar per bucket of one series."""
+
+    __slots__ = ("counts", "sum", "exemplars")
+
+    def __init__(self) -> None:
+        self.counts = [0] * len(AGE_BUCKETS)
+        self.sum = 0.0
+        self.exemplars: dict[int, Exemplar] = {}
+
+
 class IdMetrics:
     """The metric families for one process, bound to one config and schema.
 
     ``sources`` are the source label values this process will use (``kafka:<topic>`` per topic for
-    the agent, ``http`` for the FastAPI layer, ``span`` for the span processor).
+    the agent, ``http`` for the FastAPI layer, ``span`` for the span processor). ``record`` and
+    ``message`` may be called from several threads.
     """
 
     def __init__(
@@ -76,32 +98,26 @@ class IdMetrics:
         }
         self._status_of_format[NO_FORMAT] = "unknown"
         self._status_of_format[OTHER] = OTHER
+        self.created = time.time()
+        self._lock = threading.Lock()
 
-        self.ids_total = Counter(
-            "id_monitor_ids_total",
-            "IDs checked, by where they were seen and what they are.",
-            ["source", "field", "status", "format"],
-            registry=self.registry,
-        )
-        self.findings_total = Counter(
-            "id_monitor_findings_total",
-            "Policy findings, by rule and severity.",
-            ["source", "field", "rule", "severity"],
-            registry=self.registry,
-        )
-        self.messages_total = Counter(
-            "id_monitor_messages_total",
-            "Messages read, by outcome: ok (checked), malformed (unreadable, skipped), skipped.",
-            ["source", "result"],
-            registry=self.registry,
-        )
-        self.id_age_seconds = Histogram(
-            "id_monitor_id_age_seconds",
-            "Observed time minus the timestamp embedded in the ID (delivery latency), in seconds.",
-            ["source", "field"],
-            buckets=AGE_BUCKETS,
-            registry=self.registry,
-        )
+        self._ids: dict[tuple[str, str, str], int] = {}
+        self._findings: dict[tuple[str, str, str, str], int] = {}
+        self._messages: dict[tuple[str, str], int] = {}
+        self._ages: dict[tuple[str, str], _Histogram] = {}
+        self._exemplars: dict[tuple[str, ...], Exemplar] = {}
+        for source in self.sources:
+            for result in MESSAGE_RESULTS:
+                self._messages[(source, result)] = 0
+            for field in self.fields:
+                self._ages[(source, field)] = _Histogram()
+                for fmt in self._status_of_format:
+                    self._ids[(source, field, fmt)] = 0
+                for rule in self.rules:
+                    for severity in SEVERITIES:
+                        self._findings[(source, field, rule, severity)] = 0
+
+        self.registry.register(_Collector(self))
         self.consumer_lag = Gauge(
             "id_monitor_consumer_lag_messages",
             "Messages between the consumer's position and the end of each assigned partition.",
@@ -116,52 +132,24 @@ class IdMetrics:
         )
         self.build_info.labels(version=__version__).set(1)
 
-        self._ids: dict[tuple[str, str, str], Any] = {}
-        self._findings: dict[tuple[str, str, str, str], Any] = {}
-        self._messages: dict[tuple[str, str], Any] = {}
-        self._ages: dict[tuple[str, str], Any] = {}
-        for source in self.sources:
-            for result in MESSAGE_RESULTS:
-                self._messages[(source, result)] = self.messages_total.labels(source, result)
-            for field in self.fields:
-                self._ages[(source, field)] = self.id_age_seconds.labels(source, field)
-                for fmt, status in self._status_of_format.items():
-                    self._ids[(source, field, fmt)] = self.ids_total.labels(source, field, status, fmt)
-                for rule in self.rules:
-                    for severity in SEVERITIES:
-                        self._findings[(source, field, rule, severity)] = self.findings_total.labels(
-                            source, field, rule, severity
-                        )
-
     # -- label bucketing -------------------------------------------------------------------
 
     def _source(self, source: str) -> str:
         return source if source in self.sources else OTHER
 
-    def _ids_child(self, source: str, field: str, fmt: str | None) -> Any:
-        key = (source, field, fmt or NO_FORMAT)
-        child = self._ids.get(key)
-        if child is None:
-            key = (
-                self._source(source),
-                field if field in self.fields else OTHER,
-                key[2] if key[2] in self._status_of_format else OTHER,
-            )
-            child = self._ids[key]
-        return child
+    def _field(self, field: str) -> str:
+        return field if field in self.fields else OTHER
 
-    def _findings_child(self, source: str, field: str, rule: str, severity: str) -> Any:
-        child = self._findings.get((source, field, rule, severity))
-        if child is None:
-            child = self._findings[
-                (
-                    self._source(source),
-                    field if field in self.fields else OTHER,
-                    rule if rule in self.rules else OTHER,
-                    severity if severity in SEVERITIES else "violation",
-                )
-            ]
-        return child
+    def _ids_key(self, source: str, field: str, fmt: str) -> tuple[str, str, str]:
+        return (self._source(source), self._field(field), fmt if fmt in self._status_of_format else OTHER)
+
+    def _findings_key(self, source: str, field: str, rule: str, severity: str) -> tuple[str, str, str, str]:
+        return (
+            self._source(source),
+            self._field(field),
+            rule if rule in self.rules else OTHER,
+            severity if severity in SEVERITIES else "violation",
+        )
 
     # -- recording -----------------------------------------------------------------------
 
@@ -172,33 +160,53 @@ class IdMetrics:
         observed_ms: int,
         exemplar: Mapping[str, str] | None = None,
     ) -> None:
-        """Count one judged message (or request, or span): its IDs, their ages and its findings."""
-        ex = dict(exemplar) if exemplar else None
-        for field, info in report.ids:
-            child = self._ids_child(source, field, info.format)
-            if ex is None:
-                child.inc()
-            else:
-                child.inc(1, ex)
-            ts = info.timestamp_ms
-            if ts is not None:
-                age = self._ages.get((source, field)) or self._ages[
-                    (self._source(source), field if field in self.fields else OTHER)
-                ]
-                age.observe(max(0.0, (observed_ms - ts) / 1000.0))
-        for finding in report.findings:
-            child = self._findings_child(source, finding.field, finding.rule, finding.severity)
-            if ex is None:
-                child.inc()
-            else:
-                child.inc(1, ex)
+        """Count one judged message (or request, or span): its IDs, their ages and its findings.
+
+        With an exemplar (the trace of a sampled span or message) every series this call touches
+        remembers it, so a dashboard can jump from a spike to a trace.
+        """
+        ids, findings, ages = self._ids, self._findings, self._ages
+        ex = Exemplar(dict(exemplar), 1.0, time.time()) if exemplar else None
+        with self._lock:
+            for field, info in report.ids:
+                key = (source, field, info.format or NO_FORMAT)
+                try:
+                    ids[key] += 1
+                except KeyError:
+                    key = self._ids_key(*key)
+                    ids[key] += 1
+                if ex is not None:
+                    self._exemplars[key] = ex
+                ts = info.timestamp_ms
+                if ts is not None:
+                    hist = ages.get((source, field)) or ages[(self._source(source), self._field(field))]
+                    age = (observed_ms - ts) / 1000.0
+                    if age < 0.0:
+                        age = 0.0
+                    index = bisect_left(AGE_BUCKETS, age)
+                    hist.counts[index] += 1
+                    hist.sum += age
+                    if ex is not None:
+                        hist.exemplars[index] = Exemplar(ex.labels, age, ex.timestamp)
+            for finding in report.findings:
+                fkey = (source, finding.field, finding.rule, finding.severity)
+                try:
+                    findings[fkey] += 1
+                except KeyError:
+                    fkey = self._findings_key(*fkey)
+                    findings[fkey] += 1
+                if ex is not None:
+                    self._exemplars[fkey] = ex
 
     def message(self, source: str, result: str, count: int = 1) -> None:
         """Count messages by outcome (ok | malformed | skipped)."""
-        child = self._messages.get((source, result))
-        if child is None:
-            child = self._messages[(self._source(source), result if result in MESSAGE_RESULTS else "skipped")]
-        child.inc(count)
+        key = (source, result)
+        with self._lock:
+            try:
+                self._messages[key] += count
+            except KeyError:
+                key = (self._source(source), result if result in MESSAGE_RESULTS else "skipped")
+                self._messages[key] += count
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         self.consumer_lag.labels(topic, str(partition)).set(max(0, lag))
@@ -209,3 +217,70 @@ class IdMetrics:
             self.consumer_lag.remove(topic, str(partition))
         except KeyError:
             pass
+
+    # -- exposition -----------------------------------------------------------------------
+
+    def collect(self) -> Iterator[Metric]:
+        """The per-ID families as they stand now (a consistent snapshot: taken under the lock)."""
+        with self._lock:
+            ids = dict(self._ids)
+            findings = dict(self._findings)
+            messages = dict(self._messages)
+            exemplars = dict(self._exemplars)
+            ages = {key: (list(h.counts), h.sum, dict(h.exemplars)) for key, h in self._ages.items()}
+        created = self.created
+        family = CounterMetricFamily(
+            "id_monitor_ids", "IDs checked, by where they were seen and what they are.",
+            labels=["source", "field", "status", "format"],
+        )
+        status_of = self._status_of_format
+        for key, value in ids.items():
+            source, field, fmt = key
+            family.add_metric([source, field, status_of[fmt], fmt], value, created=created,
+                              exemplar=exemplars.get(key))
+        yield family
+        family = CounterMetricFamily(
+            "id_monitor_findings", "Policy findings, by rule and severity.",
+            labels=["source", "field", "rule", "severity"],
+        )
+        for fkey, value in findings.items():
+            family.add_metric(list(fkey), value, created=created, exemplar=exemplars.get(fkey))
+        yield family
+        family = CounterMetricFamily(
+            "id_monitor_messages",
+            "Messages read, by outcome: ok (checked), malformed (unreadable, skipped), skipped.",
+            labels=["source", "result"],
+        )
+        for mkey, value in messages.items():
+            family.add_metric(list(mkey), value, created=created)
+        yield family
+        histogram = HistogramMetricFamily(
+            "id_monitor_id_age_seconds",
+            "Observed time minus the timestamp embedded in the ID (delivery latency), in seconds.",
+            labels=["source", "field"],
+        )
+        for akey, (counts, total, bucket_exemplars) in ages.items():
+            buckets: list[tuple] = []
+            cumulative = 0
+            for index, count in enumerate(counts):
+                cumulative += count
+                ex = bucket_exemplars.get(index)
+                buckets.append((_BUCKET_LABELS[index], cumulative, ex) if ex else (_BUCKET_LABELS[index], cumulative))
+            histogram.add_metric(list(akey), buckets, total)
+            histogram.samples.append(
+                histogram.samples[-1]._replace(name="id_monitor_id_age_seconds_created", value=created)
+            )
+        yield histogram
+
+
+class _Collector:
+    """Adapts IdMetrics to the registry (a registered object needs only `collect`)."""
+
+    def __init__(self, metrics: IdMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        return self._metrics.collect()
+
+    def describe(self) -> list[Metric]:
+        return []  # names are fixed and unique; nothing to check at registration
