@@ -18,11 +18,12 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Iterator, Literal
+from typing import Iterable, Iterator, Literal, TypeVar
 
 import orjson
 
 Kind = Literal["target", "legacy", "unknown"]
+T = TypeVar("T")
 
 ID_FIELDS = ("thread_id", "run_id", "request_id", "event_id", "connection_id")
 # Fields whose ID lives across messages, and the Mix attribute giving its mean messages per ID.
@@ -203,6 +204,25 @@ def generate(
     gen = TrafficGenerator(seed=seed, mix=mix, now_ms=now_ms)
     for _ in range(n):
         yield gen.next()
+
+
+def paced(items: Iterable[T], rate: float) -> Iterator[T]:
+    """Yield `items` at about `rate` per second (0 = as fast as the consumer takes them).
+
+    Sleeps to a schedule rather than a fixed gap, so a slow consumer catches up instead of
+    drifting.
+    """
+    if rate <= 0:
+        yield from items
+        return
+    interval = 1.0 / rate
+    next_at = time.monotonic()
+    for item in items:
+        yield item
+        next_at += interval
+        delay = next_at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
 
 
 def generate_lines(

@@ -110,3 +110,14 @@ def test_generate_command_prints_json_lines() -> None:
     ).stdout.splitlines()
     assert len(out) == 25
     assert all(isinstance(orjson.loads(line), dict) for line in out)
+
+
+def test_paced_yields_everything_and_never_runs_ahead_of_the_rate() -> None:
+    import time
+
+    from id_monitor.traffic import paced
+
+    assert list(paced(range(100), 0)) == list(range(100))
+    started = time.monotonic()
+    assert list(paced(range(6), 100.0)) == list(range(6))
+    assert time.monotonic() - started >= 0.05  # 6 items at 100/s: at least five gaps of 10 ms

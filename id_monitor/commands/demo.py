@@ -45,7 +45,7 @@ def demo(
     from id_monitor.agent import Agent
     from id_monitor.config import ConfigError, load_config
     from id_monitor.logs import configure
-    from id_monitor.traffic import Mix, generate_lines
+    from id_monitor.traffic import Mix, generate_lines, paced
 
     configure("warning")
     try:
@@ -59,18 +59,12 @@ def demo(
     reader = os.fdopen(read_fd, "rb")
 
     def produce() -> None:
-        interval = 1.0 / rate if rate else 0.0
-        next_at = time.monotonic()
         with os.fdopen(write_fd, "wb") as writer:
             try:
-                for line in generate_lines(count, seed=seed, mix=Mix(breach=breach)):
+                for line in paced(generate_lines(count, seed=seed, mix=Mix(breach=breach)), rate):
                     writer.write(line)
-                    if interval:
+                    if rate:
                         writer.flush()
-                        next_at += interval
-                        delay = next_at - time.monotonic()
-                        if delay > 0:
-                            time.sleep(delay)
             except BrokenPipeError:
                 pass  # the agent stopped early (Ctrl-C)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import typer
 
@@ -25,27 +24,23 @@ def generate(
     breach: float = typer.Option(0.01, min=0.0, max=1.0, help="Share of messages with an isolation breach."),
     rate: float = typer.Option(0.0, min=0.0, help="Messages per second (0 = as fast as possible)."),
 ) -> None:
-    from id_monitor.traffic import Mix, TrafficGenerator
+    from itertools import count as forever
+
     import orjson
+
+    from id_monitor.traffic import Mix, TrafficGenerator, paced
 
     if legacy + unknown > 1.0:
         raise typer.BadParameter("--legacy plus --unknown must not exceed 1.0")
     gen = TrafficGenerator(seed=seed, mix=Mix(legacy=legacy, unknown=unknown, breach=breach))
     out = sys.stdout.buffer
-    interval = 1.0 / rate if rate > 0 else 0.0
-    next_at = time.monotonic()
-    produced = 0
+    ticks = forever() if count == 0 else range(count)
     try:
-        while count == 0 or produced < count:
+        for _ in paced(ticks, rate):
             message, _ = gen.next()
             out.write(orjson.dumps(message) + b"\n")
-            produced += 1
-            if interval:
+            if rate:
                 out.flush()
-                next_at += interval
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
         out.flush()
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
