@@ -119,8 +119,24 @@ def child_agent(bootstrap: str, topic: str, n: int, batch_size: int) -> dict:
         spent["commit"] += time.perf_counter() - started
         return ok
 
+    commit_async, settle = agent.source.commit_async, agent.source.settle
+
+    def accounted_commit_async(offsets, timeout_ms: int = 5000):
+        started = time.perf_counter()
+        pending = commit_async(offsets, timeout_ms=timeout_ms)
+        spent["commit"] += time.perf_counter() - started
+        return pending
+
+    def accounted_settle(pending, timeout_ms: int):
+        started = time.perf_counter()
+        ok = settle(pending, timeout_ms)
+        spent["commit"] += time.perf_counter() - started
+        return ok
+
     agent.source.poll = accounted_poll
     agent.source.commit = accounted_commit
+    agent.source.commit_async = accounted_commit_async
+    agent.source.settle = accounted_settle
     agent.run()
     done = totals.ok + totals.malformed + totals.skipped
     elapsed = marks["last"] - marks["first"]

@@ -216,3 +216,79 @@ def test_check_records_counts_like_check_per_message() -> None:
     assert one.checker.totals == batch.checker.totals
     assert counted(parse_metrics(_exposition(one))) == counted(parse_metrics(_exposition(batch)))
     assert total(counted(parse_metrics(_exposition(batch))), "id_monitor_messages_total") == len(records)
+
+
+class _ScriptedSource:
+    """A Kafka source that serves fixed batches and answers commits as told, writing every call
+    into `events` so a test can check their order."""
+
+    def __init__(self, batches: list[dict], commit_ok: list[bool], agent_stop) -> None:
+        self.batches, self.commit_ok, self.agent_stop = list(batches), list(commit_ok), agent_stop
+        self.events: list[tuple] = []
+        self.reachable = True
+        self.on_revoked = None
+
+    def poll(self, timeout_ms: int) -> dict:
+        if not self.batches:
+            self.agent_stop()
+            return {}
+        return self.batches.pop(0)
+
+    def commit_async(self, offsets: dict, timeout_ms: int = 5000):
+        from id_monitor.sources.kafka import PendingCommit
+
+        ok = self.commit_ok.pop(0) if self.commit_ok else True
+        self.events.append(("commit_sent", dict(offsets)))
+        return PendingCommit.settled(offsets, ok)
+
+    def settle(self, pending, timeout_ms: int) -> bool:
+        ok = pending.wait(timeout_ms) is None
+        self.events.append(("commit_answered", dict(pending.offsets), ok))
+        return ok
+
+    def commit(self, offsets: dict, timeout_ms: int = 5000) -> bool:
+        self.events.append(("commit_sync", dict(offsets)))
+        return True
+
+    def lag(self, timeout_ms: int = 1000) -> dict:
+        return {}
+
+    def assigned(self) -> frozenset:
+        return frozenset()
+
+    def close(self, timeout_ms: int = 3000) -> None:
+        self.events.append(("closed",))
+
+
+def test_kafka_loop_checks_a_batch_only_after_the_previous_commit_is_answered() -> None:
+    from collections import namedtuple
+
+    from kafka.structs import TopicPartition
+
+    Rec = namedtuple("Rec", "value headers offset")
+    tp = TopicPartition("t", 0)
+    lines = [orjson.dumps(m) for m, _ in generate(30, seed=3)]
+    batches = [{tp: [Rec(v, [], 10 * k + i) for i, v in enumerate(lines[10 * k:10 * k + 10])]}
+               for k in range(3)]
+    agent = _agent({})
+    # The second commit fails: its offsets stay pending and go out with the third batch's.
+    source = _ScriptedSource(batches, commit_ok=[True, False, True], agent_stop=agent.stop)
+    agent.source = source
+    checked = agent.checker.check_records
+
+    def check_records(source_label, topic, partition, records, observed_ms):
+        source.events.append(("checked", records[0].offset, records[-1].offset))
+        return checked(source_label, topic, partition, records, observed_ms)
+
+    agent.checker.check_records = check_records
+    agent._run_kafka()
+    agent._shutdown()
+    assert source.events == [
+        ("checked", 0, 9), ("commit_sent", {tp: 10}),
+        ("commit_answered", {tp: 10}, True), ("checked", 10, 19), ("commit_sent", {tp: 20}),
+        ("commit_answered", {tp: 20}, False), ("checked", 20, 29), ("commit_sent", {tp: 30}),
+        ("commit_answered", {tp: 30}, True),
+        ("closed",),
+    ]
+    assert agent.state.pending_offsets == {} and agent.state.commits == 2
+    assert agent.checker.totals.ok == 30

@@ -74,6 +74,34 @@ class Backoff:
         self.failures = 0
 
 
+class PendingCommit:
+    """An offset commit sent but not yet answered. Resolved on kafka-python's IO thread."""
+
+    def __init__(self, offsets: dict[Any, int]) -> None:
+        self.offsets = offsets
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+        self.reported = False  # a synchronous commit's failure is logged already
+
+    @classmethod
+    def settled(cls, offsets: dict[Any, int], ok: bool) -> PendingCommit:
+        pending = cls(dict(offsets))
+        pending.reported = True
+        pending._resolve(None if ok else RuntimeError("synchronous commit failed"))
+        return pending
+
+    def _resolve(self, value: Any) -> None:
+        if isinstance(value, BaseException):
+            self._error = value
+        self._done.set()
+
+    def wait(self, timeout_ms: int) -> BaseException | None:
+        """None once the broker took the offsets, else why not (a timeout included)."""
+        if not self._done.wait(timeout_ms / 1000):
+            return TimeoutError(f"no commit answer within {timeout_ms} ms")
+        return self._error
+
+
 class KafkaSource:
     """One consumer group member over `topics`. Not thread-safe: one loop drives it; `assigned()`
     and `reachable` are plain reads that the health server may do from another thread."""
@@ -185,14 +213,58 @@ class KafkaSource:
                 {tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()}, timeout_ms=timeout_ms
             )
         except Exception as exc:
-            self.reachable = False
-            self.throttle.log(logging.WARNING, "commit_failed", key="commit",
-                              error=f"{type(exc).__name__}: {exc}", partitions=len(offsets))
+            self._commit_failed(exc, len(offsets))
             return False
         if not self.reachable:
             self.reachable = True
         self.throttle.reset("commit")
         return True
+
+    def commit_async(self, offsets: dict[Any, int], timeout_ms: int = 5000) -> PendingCommit | None:
+        """Send a commit of next offsets per TopicPartition without waiting for the broker's
+        answer; `PendingCommit.wait()` collects it. None when it could not be sent (the caller
+        keeps the offsets and tries again).
+
+        Why: a Kafka 4 group coordinator holds each offset write for
+        `group.coordinator.append.linger.ms` (5 ms by default) before it answers, so a synchronous
+        commit costs ~8 ms however small. Sent before the next poll, its answer arrives on the
+        consumer's IO thread while the poll runs."""
+        if not offsets or self.consumer is None:
+            return None
+        from kafka.structs import OffsetAndMetadata
+
+        coordinator = getattr(self.consumer, "_coordinator", None)
+        if coordinator is None or coordinator.coordinator_unknown():
+            # kafka-python would hand back the coordinator lookup's future instead of the
+            # commit's; commit synchronously (it finds the coordinator itself).
+            ok = self.commit(offsets, timeout_ms=timeout_ms)
+            return PendingCommit.settled(offsets, ok)
+        try:
+            future = self.consumer.commit_async(
+                {tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+        except Exception as exc:
+            self._commit_failed(exc, len(offsets))
+            return None
+        pending = PendingCommit(dict(offsets))
+        future.add_both(pending._resolve)
+        return pending
+
+    def settle(self, pending: PendingCommit, timeout_ms: int) -> bool:
+        """Wait for an asynchronous commit's answer; True when the broker took the offsets."""
+        error = pending.wait(timeout_ms)
+        if error is not None:
+            if not pending.reported:
+                self._commit_failed(error, len(pending.offsets))
+            return False
+        if not self.reachable:
+            self.reachable = True
+        self.throttle.reset("commit")
+        return True
+
+    def _commit_failed(self, exc: BaseException, partitions: int) -> None:
+        self.reachable = False
+        self.throttle.log(logging.WARNING, "commit_failed", key="commit",
+                          error=f"{type(exc).__name__}: {exc}", partitions=partitions)
 
     def lag(self, timeout_ms: int = 1000) -> dict[Any, int] | None:
         """End offset minus position for each assigned partition; None if the broker did not
