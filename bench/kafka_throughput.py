@@ -1,22 +1,25 @@
 """Agent throughput on a real Kafka broker, against the raw kafka-python poll loop, in one run.
 
     .venv/bin/python bench/kafka_throughput.py [--messages 200000] [--partitions 1]
-                                               [--batch-size 2000] [--bootstrap HOST:PORT]
+                                               [--batch-size 2000] [--workers 2]
+                                               [--bootstrap HOST:PORT]
 
 Starts its own broker with scripts/kafka (unless --bootstrap is given), produces `--messages`
 realistic messages (~800 bytes, 5 ID fields, id_monitor.traffic) to a fresh topic, then consumes
-the whole topic three times, each in a fresh child process and consumer group:
+the whole topic four times, each in a fresh child process and consumer group:
 
 - raw:   a KafkaConsumer poll loop that touches every record's value and does nothing else
          (the floor: what reading the topic costs in Python at all);
 - agent: the agent's full pipeline (`Agent.from_config`): decode, extract, classify, judge,
          Prometheus metrics (exemplars, age histogram), offset commit per batch, /metrics served;
+- agent --workers N: the same with checking in N worker processes (`id-monitor run --workers`);
 - raw again, so a drift in machine load shows.
 
 Both use the same consumer settings (id_monitor.sources.kafka.ConsumerTuning). Rates are timed
 from the first record received to the last one done, so group joins do not count. Printed: each
 rate, agent / floor (target >= 0.8), the pipeline's cost per message without Kafka, and each
-child's peak RSS (VmHWM; target for the agent < 150 MB).
+child's peak RSS (VmHWM; target for the agent < 150 MB). With workers the RSS is the whole process
+tree: the main process's peak plus each worker's (a sum of peaks: an upper bound).
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def child_raw(bootstrap: str, topic: str, n: int, batch_size: int) -> dict:
             "peak_rss_mb": peak_rss_mb()}
 
 
-def child_agent(bootstrap: str, topic: str, n: int, batch_size: int) -> dict:
+def child_agent(bootstrap: str, topic: str, n: int, batch_size: int, workers: int = 1) -> dict:
     from id_monitor.agent import Agent
     from id_monitor.config import Config
     from id_monitor.logs import configure
@@ -86,7 +89,7 @@ def child_agent(bootstrap: str, topic: str, n: int, batch_size: int) -> dict:
         "kafka": {"bootstrap_servers": bootstrap, "group_id": f"agent-{time.time_ns()}", "topics": [topic]},
         "metrics": {"listen": f"127.0.0.1:{free_port()}"},
     })
-    agent = Agent.from_config(config, tuning=ConsumerTuning(max_poll_records=batch_size))
+    agent = Agent.from_config(config, tuning=ConsumerTuning(max_poll_records=batch_size), workers=workers)
     totals = agent.checker.totals
     poll = agent.source.poll
     marks: dict[str, float] = {}
@@ -140,10 +143,13 @@ def child_agent(bootstrap: str, topic: str, n: int, batch_size: int) -> dict:
     agent.run()
     done = totals.ok + totals.malformed + totals.skipped
     elapsed = marks["last"] - marks["first"]
+    workers_rss = list(agent.pool.peak_rss_mb.values()) if agent.pool is not None else []
     result = {"messages": done, "seconds": elapsed, "rate": done / elapsed, "peak_rss_mb": peak_rss_mb(),
+              "workers_rss_mb": workers_rss, "exit_code": agent.exit_code,
               "commits": agent.state.commits, "batches": agent.state.batches,
               "poll_us": spent["poll"] / done * 1e6, "commit_us": spent["commit"] / done * 1e6}
-    result["pipeline_us_per_message"] = pipeline_cost(config)  # after the RSS reading: it holds input
+    if workers == 1:  # after the RSS reading: it holds input
+        result["pipeline_us_per_message"] = pipeline_cost(config)
     return result
 
 
@@ -186,10 +192,10 @@ def produce(bootstrap: str, topic: str, n: int, partitions: int) -> float:
     return size / n
 
 
-def run_child(kind: str, bootstrap: str, topic: str, n: int, batch_size: int) -> dict:
+def run_child(kind: str, bootstrap: str, topic: str, n: int, batch_size: int, workers: int = 1) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, "--bootstrap", bootstrap, "--topic", topic,
-         "--messages", str(n), "--batch-size", str(batch_size)],
+         "--messages", str(n), "--batch-size", str(batch_size), "--workers", str(workers)],
         capture_output=True, text=True, check=False,
     )
     if out.returncode != 0:
@@ -202,14 +208,18 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes for the second agent run")
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
     parser.add_argument("--topic", help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=["raw", "agent"], help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
-        fn = child_raw if args.child == "raw" else child_agent
-        print(json.dumps(fn(args.bootstrap, args.topic, args.messages, args.batch_size)))
+        if args.child == "raw":
+            result = child_raw(args.bootstrap, args.topic, args.messages, args.batch_size)
+        else:
+            result = child_agent(args.bootstrap, args.topic, args.messages, args.batch_size, args.workers)
+        print(json.dumps(result))
         return
 
     broker_dir = None
@@ -231,6 +241,7 @@ def main() -> None:
               f"({args.partitions} partition(s)) in {time.perf_counter() - started:.1f} s")
         raw1 = run_child("raw", bootstrap, topic, args.messages, args.batch_size)
         agent = run_child("agent", bootstrap, topic, args.messages, args.batch_size)
+        parallel = run_child("agent", bootstrap, topic, args.messages, args.batch_size, args.workers)
         raw2 = run_child("raw", bootstrap, topic, args.messages, args.batch_size)
     finally:
         if broker_dir is not None:
@@ -250,6 +261,14 @@ def main() -> None:
     print(f"checking alone:        {agent['pipeline_us_per_message']:.1f} us/message "
           f"(decode, extract, classify, judge, metrics; no Kafka)")
     print(f"agent peak RSS:        {agent['peak_rss_mb']:.0f} MB   (target < 150 MB)")
+    tree = parallel["peak_rss_mb"] + sum(parallel["workers_rss_mb"])
+    print(f"agent --workers {args.workers}:     {parallel['rate']:>9,.0f} msg/s, {parallel['batches']} batches, "
+          f"{parallel['commits']} commits; / floor {parallel['rate'] / floor:.2f}, "
+          f"x{parallel['rate'] / agent['rate']:.2f} over --workers 1")
+    print(f"  per message:         {1e6 / parallel['rate']:.1f} us; main process waits: poll "
+          f"{parallel['poll_us']:.1f} + commit {parallel['commit_us']:.1f}")
+    print(f"  peak RSS, tree:      {tree:.0f} MB = main {parallel['peak_rss_mb']:.0f} + workers "
+          + " + ".join(f"{r:.0f}" for r in parallel["workers_rss_mb"]) + "   (sum of peaks; target < 150 MB)")
 
 
 if __name__ == "__main__":

@@ -21,12 +21,14 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
 from id_monitor.logs import Throttle, get_logger, log_event
 from id_monitor.sources.stream import Oversized, read_lines
+from id_monitor.workers import WorkerDied
 
 log = get_logger("agent")
 
@@ -224,7 +226,8 @@ class Agent:
     returns the exit code. Build with `Agent.from_config(config)`."""
 
     def __init__(self, config: Any, checker: Checker, metrics: Any, *, source: Any = None,
-                 input_stream: BinaryIO | None = None, sink: Any = None, http: Any = None) -> None:
+                 input_stream: BinaryIO | None = None, sink: Any = None, http: Any = None,
+                 workers: int = 1) -> None:
         self.config = config
         self.checker = checker
         self.metrics = metrics
@@ -239,12 +242,16 @@ class Agent:
         self._lag_due = 0.0
         self._lag_partitions: set[Any] = set()
         self._in_flight: Any = None  # the offset commit sent and not yet answered (Kafka)
+        self.workers = max(1, workers)  # Kafka mode: checking processes (1: check in this one)
+        self.pool: Any = None
+        self.exit_code = 0
 
     # -- construction -------------------------------------------------------------------
 
     @classmethod
     def from_config(cls, config: Any, *, input_stream: BinaryIO | None = None, output: IO[str] | None = None,
-                    tuning: Any = None, registry: Any = None, serve_http: bool = True) -> Agent:
+                    tuning: Any = None, registry: Any = None, serve_http: bool = True,
+                    workers: int = 1) -> Agent:
         from id_monitor.classify import Classifier
         from id_monitor.metrics import IdMetrics
         from id_monitor.policy import Judge
@@ -279,7 +286,8 @@ class Agent:
             source = KafkaSource(config.kafka.bootstrap_servers, config.kafka.group_id,
                                  list(config.kafka.topics), tuning)
         agent = cls(config, checker, metrics, source=source,
-                    input_stream=input_stream if config.kafka is None else None, sink=sink)
+                    input_stream=input_stream if config.kafka is None else None, sink=sink,
+                    workers=workers)
         if source is not None:
             source.on_revoked = agent._on_revoked
         if serve_http:
@@ -332,14 +340,21 @@ class Agent:
         self.state.started = True
         log_event(log, logging.INFO, "agent_started", mode=self.state.mode, pid=os.getpid())
         try:
-            if self.source is not None:
+            if self.source is not None and self.workers > 1:
+                self._run_kafka_workers()
+            elif self.source is not None:
                 self._run_kafka()
             else:
                 self._run_stream()
+        except WorkerDied as exc:
+            # The batch that worker held is not committed: the next run (or the new owner of its
+            # partitions) checks it again. Exiting lets the supervisor restart a whole agent.
+            log_event(log, logging.ERROR, "worker_died", error=str(exc))
+            self.exit_code = 1
         finally:
             self.state.stopping = True
             self._shutdown()
-        return 0
+        return self.exit_code
 
     def _run_stream(self) -> None:
         stream = self.input_stream if self.input_stream is not None else sys.stdin.buffer
@@ -396,6 +411,63 @@ class Agent:
             if self.state.pending_offsets and self._in_flight is None:
                 self._in_flight = source.commit_async(dict(self.state.pending_offsets),
                                                        timeout_ms=COMMIT_TIMEOUT_MS)
+            now = time.monotonic()
+            if now >= self._lag_due:
+                self._lag_due = now + LAG_INTERVAL_S
+                self._update_lag()
+
+    def _run_kafka_workers(self) -> None:
+        """`_run_kafka` with checking in worker processes: while the workers check batch N, this
+        process polls batch N+1 and hands it to them too, and the commit of batch N-1 is answered.
+        Batch N's results are merged (metrics, violation records) only after that answer, and its
+        offsets committed only after the merge, so at most one merged batch is ever uncommitted:
+        the one-batch replay bound and at-least-once hold as with one process. (Results a worker
+        computed but this process never merged die with it: they were never recorded.)"""
+        from id_monitor.workers import WorkerPool
+
+        level = logging.getLevelName(log.getEffectiveLevel()).lower()
+        sources = [kafka_source_label(t) for t in self.config.kafka.topics]
+        self.pool = pool = WorkerPool(self.workers, self.config, sources, log_level=level,
+                                      with_sink=self.sink is not None)
+        source, metrics, totals, sink = self.source, self.metrics, self.checker.totals, self.sink
+        labels: dict[str, str] = {}
+
+        def label_of(topic: str) -> str:
+            return labels.get(topic) or labels.setdefault(topic, kafka_source_label(topic))
+
+        # Batches handed to the workers and not merged yet, oldest first: at most two, so the
+        # workers start on batch N+1 while this process merges batch N.
+        dispatched: deque[tuple[list[int], dict[Any, int]]] = deque()
+        while True:
+            stopping = self._stop.is_set()
+            batch = {} if stopping or len(dispatched) >= 2 else source.poll(POLL_TIMEOUT_MS)
+            if batch:
+                offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+                dispatched.append((pool.submit(batch, label_of, int(time.time() * 1000)), offsets))
+            self._settle_commit(COMMIT_TIMEOUT_MS)
+            if dispatched and (len(dispatched) >= 2 or not batch or stopping):
+                used, offsets = dispatched.popleft()
+                for delta, counts, found in pool.collect(used):
+                    metrics.merge(delta)
+                    for name, value in counts.items():
+                        setattr(totals, name, getattr(totals, name) + value)
+                    for finding, label, observed_ms, topic, partition, offset in found:
+                        sink.emit(finding, source=label, observed_ms=observed_ms, topic=topic,
+                                  partition=partition, offset=offset)
+                if sink is not None and not self._flush_sink():
+                    break  # stopping with records unsent: leave the batch uncommitted
+                self.state.batches += 1
+                # A rebalance since the batch was handed out may have taken partitions away:
+                # their new owner checks them from the last commit; committing here could only
+                # fail or move that owner's offsets back.
+                assigned = source.assigned()
+                self.state.pending_offsets.update(
+                    {tp: offset for tp, offset in offsets.items() if tp in assigned})
+            if self.state.pending_offsets and self._in_flight is None:
+                self._in_flight = source.commit_async(dict(self.state.pending_offsets),
+                                                       timeout_ms=COMMIT_TIMEOUT_MS)
+            if stopping and not dispatched:
+                break
             now = time.monotonic()
             if now >= self._lag_due:
                 self._lag_due = now + LAG_INTERVAL_S
@@ -461,6 +533,8 @@ class Agent:
             if self.state.pending_offsets:
                 self._commit(timeout_ms=SHUTDOWN_COMMIT_TIMEOUT_MS)
             self.source.close(timeout_ms=1500)
+        if self.pool is not None:
+            self.pool.close()
         if self.sink is not None:
             try:
                 self.sink.close()

@@ -72,6 +72,26 @@ class _Histogram:
         self.exemplars: dict[int, Exemplar] = {}
 
 
+class MetricsDelta:
+    """Counts of the per-ID families added in one process since its last `take_delta`, keyed by
+    the same label tuples IdMetrics keeps, with the exemplars they set. Plain data: picklable."""
+
+    __slots__ = ("ages", "exemplars", "findings", "ids", "messages")
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[str, str, str], int] = {}
+        self.findings: dict[tuple[str, str, str, str], int] = {}
+        self.messages: dict[tuple[str, str], int] = {}
+        self.ages: dict[tuple[str, str], tuple[list[int], float, dict[int, Exemplar]]] = {}
+        self.exemplars: dict[tuple[str, ...], Exemplar] = {}
+
+    def __getstate__(self) -> tuple:
+        return (self.ids, self.findings, self.messages, self.ages, self.exemplars)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.ids, self.findings, self.messages, self.ages, self.exemplars = state
+
+
 class IdMetrics:
     """The metric families for one process, bound to one config and schema.
 
@@ -208,6 +228,52 @@ class IdMetrics:
                 key = (self._source(source), result if result in MESSAGE_RESULTS else "skipped")
                 self._messages[key] += count
 
+    # -- deltas between processes -----------------------------------------------------------
+
+    def take_delta(self) -> MetricsDelta:
+        """What was counted since the last call (plain, picklable), and reset to zero: a checking
+        process sends this to the process that serves the metrics, which `merge`s it."""
+        delta = MetricsDelta()
+        with self._lock:
+            for counts, out in ((self._ids, delta.ids), (self._findings, delta.findings),
+                                (self._messages, delta.messages)):
+                for key, value in counts.items():
+                    if value:
+                        out[key] = value
+                        counts[key] = 0
+            for akey, hist in self._ages.items():
+                if any(hist.counts):
+                    delta.ages[akey] = (hist.counts, hist.sum, hist.exemplars)
+                    self._ages[akey] = _Histogram()
+            delta.exemplars, self._exemplars = self._exemplars, {}
+        return delta
+
+    def merge(self, delta: MetricsDelta) -> None:
+        """Add counts taken by `take_delta` in another IdMetrics built from the same config and
+        schema (keys outside this one's label sets are counted as `other`, as `record` does)."""
+        with self._lock:
+            for key, value in delta.ids.items():
+                if key not in self._ids:
+                    key = self._ids_key(*key)
+                self._ids[key] += value
+            for fkey, value in delta.findings.items():
+                if fkey not in self._findings:
+                    fkey = self._findings_key(*fkey)
+                self._findings[fkey] += value
+            for mkey, value in delta.messages.items():
+                if mkey not in self._messages:
+                    mkey = (self._source(mkey[0]), mkey[1] if mkey[1] in MESSAGE_RESULTS else "skipped")
+                self._messages[mkey] += value
+            for akey, (counts, total, exemplars) in delta.ages.items():
+                hist = self._ages.get(akey) or self._ages[(self._source(akey[0]), self._field(akey[1]))]
+                for index, count in enumerate(counts):
+                    hist.counts[index] += count
+                hist.sum += total
+                hist.exemplars.update(exemplars)
+            for ekey, exemplar in delta.exemplars.items():
+                if ekey in self._ids or ekey in self._findings:
+                    self._exemplars[ekey] = exemplar
+
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         self.consumer_lag.labels(topic, str(partition)).set(max(0, lag))
 
@@ -230,7 +296,7 @@ class IdMetrics:
             ages = {key: (list(h.counts), h.sum, dict(h.exemplars)) for key, h in self._ages.items()}
         created = self.created
         family = CounterMetricFamily(
-            "id_monitor_ids", "IDs checked, by where they were seen and what they are.",
+            "id_monitor_ids_total", "IDs checked, by where they were seen and what they are.",
             labels=["source", "field", "status", "format"],
         )
         status_of = self._status_of_format
@@ -240,14 +306,14 @@ class IdMetrics:
                               exemplar=exemplars.get(key))
         yield family
         family = CounterMetricFamily(
-            "id_monitor_findings", "Policy findings, by rule and severity.",
+            "id_monitor_findings_total", "Policy findings, by rule and severity.",
             labels=["source", "field", "rule", "severity"],
         )
         for fkey, value in findings.items():
             family.add_metric(list(fkey), value, created=created, exemplar=exemplars.get(fkey))
         yield family
         family = CounterMetricFamily(
-            "id_monitor_messages",
+            "id_monitor_messages_total",
             "Messages read, by outcome: ok (checked), malformed (unreadable, skipped), skipped.",
             labels=["source", "result"],
         )

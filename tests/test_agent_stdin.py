@@ -112,3 +112,10 @@ def test_bad_config_and_options_exit_2_with_the_reason(tmp_path: Path) -> None:
     done = subprocess.run([str(PYTHON), "-m", "id_monitor", "run", "--log-level", "loud"], cwd=ROOT, env=env,
                           capture_output=True, timeout=60, check=False)
     assert done.returncode == 2 and b"--log-level" in done.stderr
+
+
+def test_workers_without_kafka_is_a_clear_error() -> None:
+    env = {"PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(PYTHON), "-m", "id_monitor", "run", "--workers", "2"], cwd=ROOT, env=env,
+                          input=b"", capture_output=True, timeout=60, check=False)
+    assert done.returncode == 2 and b"--workers needs kafka" in done.stderr

@@ -292,3 +292,33 @@ def test_kafka_loop_checks_a_batch_only_after_the_previous_commit_is_answered() 
     ]
     assert agent.state.pending_offsets == {} and agent.state.commits == 2
     assert agent.checker.totals.ok == 30
+
+
+def test_metric_deltas_from_worker_checkers_merge_to_one_process_counts() -> None:
+    """What `--workers` does with counts: each worker checks slices into a private IdMetrics and
+    hands over `take_delta()`; merged into the served IdMetrics they equal one process's counts,
+    ages and exemplars included."""
+    from collections import namedtuple
+
+    Rec = namedtuple("Rec", "value headers offset")
+    values = [orjson.dumps(m) for m, _ in generate(400, seed=21)] + [None, b"oops", b"\xff"]
+    traced = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
+    records = [Rec(v, traced if i % 9 == 0 else [], i) for i, v in enumerate(values)]
+    config = {"policy": {"severity": {"owner_collision": "off"}}}
+    one, served = _agent(config), _agent(config)
+    workers = [_agent(config), _agent(config)]
+    one.checker.check_records("kafka:t", "t", 0, records, observed_ms=10**12)
+    for start in range(0, len(records), 50):
+        worker = workers[(start // 50) % 2]
+        worker.checker.check_records("kafka:t", "t", 0, records[start:start + 50], observed_ms=10**12)
+        served.metrics.merge(worker.metrics.take_delta())
+    expected = counted(parse_metrics(_exposition(one)))
+    assert counted(parse_metrics(_exposition(served))) == expected
+    assert total(expected, "id_monitor_messages_total") == len(records)
+    # A delta is taken once: the worker's own counts are back at zero.
+    for worker in workers:
+        assert total(counted(parse_metrics(_exposition(worker))), "id_monitor_messages_total") == 0
+    # Exemplars travel with the counts they belong to.
+    from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
+
+    assert 'trace_id="4bf92f3577b34da6a3ce929d0e0e4736"' in openmetrics(served.metrics.registry).decode()

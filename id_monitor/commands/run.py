@@ -30,6 +30,11 @@ def run(
         help="Kafka: most records per poll. Offsets are committed per batch, so this also bounds "
         "how many messages a crash can make the next run check twice.",
     ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=64,
+        help="Kafka: check messages in this many worker processes (1: in the agent's own process). "
+        "Owner-collision tracking is then per worker.",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error"),
 ) -> None:
     from id_monitor.agent import Agent
@@ -46,6 +51,9 @@ def run(
     except ConfigError as exc:
         typer.echo(f"id-monitor run: {exc}", err=True)
         raise typer.Exit(2) from None
+    if workers > 1 and cfg.kafka is None:
+        typer.echo("id-monitor run: --workers needs kafka configured (stdin is checked in one process)", err=True)
+        raise typer.Exit(2)
     stream = None
     if input_path is not None:
         if cfg.kafka is not None:
@@ -59,7 +67,7 @@ def run(
     try:
         try:
             agent = Agent.from_config(cfg, input_stream=stream,
-                                      tuning=ConsumerTuning(max_poll_records=batch_size))
+                                      tuning=ConsumerTuning(max_poll_records=batch_size), workers=workers)
         except OSError as exc:  # metrics.listen port taken or not bindable
             typer.echo(f"id-monitor run: cannot listen on {cfg.metrics.listen}: {exc.strerror}", err=True)
             raise typer.Exit(2) from None
