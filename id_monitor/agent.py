@@ -241,6 +241,7 @@ class Agent:
         self._in_blocking_read = False
         self._lag_due = 0.0
         self._lag_partitions: set[Any] = set()
+        self._lag_assigned: frozenset[Any] = frozenset()
         self._in_flight: Any = None  # the offset commit sent and not yet answered (Kafka)
         self.workers = max(1, workers)  # Kafka mode: checking processes (1: check in this one)
         self.pool: Any = None
@@ -251,7 +252,7 @@ class Agent:
     @classmethod
     def from_config(cls, config: Any, *, input_stream: BinaryIO | None = None, output: IO[str] | None = None,
                     tuning: Any = None, registry: Any = None, serve_http: bool = True,
-                    workers: int = 1) -> Agent:
+                    workers: int | None = None) -> Agent:
         from id_monitor.classify import Classifier
         from id_monitor.metrics import IdMetrics
         from id_monitor.policy import Judge
@@ -287,7 +288,7 @@ class Agent:
                                  list(config.kafka.topics), tuning)
         agent = cls(config, checker, metrics, source=source,
                     input_stream=input_stream if config.kafka is None else None, sink=sink,
-                    workers=workers)
+                    workers=workers if workers is not None else (config.kafka.workers if config.kafka else 1))
         if source is not None:
             source.on_revoked = agent._on_revoked
         if serve_http:
@@ -411,10 +412,7 @@ class Agent:
             if self.state.pending_offsets and self._in_flight is None:
                 self._in_flight = source.commit_async(dict(self.state.pending_offsets),
                                                        timeout_ms=COMMIT_TIMEOUT_MS)
-            now = time.monotonic()
-            if now >= self._lag_due:
-                self._lag_due = now + LAG_INTERVAL_S
-                self._update_lag()
+            self._maybe_update_lag()
 
     def _run_kafka_workers(self) -> None:
         """`_run_kafka` with checking in worker processes: while the workers check batch N, this
@@ -468,10 +466,7 @@ class Agent:
                                                        timeout_ms=COMMIT_TIMEOUT_MS)
             if stopping and not dispatched:
                 break
-            now = time.monotonic()
-            if now >= self._lag_due:
-                self._lag_due = now + LAG_INTERVAL_S
-                self._update_lag()
+            self._maybe_update_lag()
 
     def _settle_commit(self, timeout_ms: int) -> None:
         """Collect the answer to the commit in flight, if any (see `_run_kafka`)."""
@@ -515,6 +510,16 @@ class Agent:
         # last commit and re-checks them (at-least-once), it never skips them.
         for tp in revoked:
             self.state.pending_offsets.pop(tp, None)
+
+    def _maybe_update_lag(self) -> None:
+        """Every LAG_INTERVAL_S, and at once after a rebalance changed the assignment, so the lag
+        series name exactly the partitions this replica owns."""
+        now = time.monotonic()
+        assigned = self.source.assigned()
+        if now >= self._lag_due or assigned != self._lag_assigned:
+            self._lag_due = now + LAG_INTERVAL_S
+            self._lag_assigned = assigned
+            self._update_lag()
 
     def _update_lag(self) -> None:
         lags = self.source.lag()

@@ -192,6 +192,7 @@ class KafkaSpec(Section):
     bootstrap_servers: str = "localhost:9092"
     group_id: str = "id-monitor"
     topics: StrList = Field(default_factory=lambda: ["agent-events"], min_length=1)
+    workers: int = Field(1, ge=1, le=64)  # checking processes (`id-monitor run --workers` wins)
 
 
 def _check_listen(value: str) -> str:

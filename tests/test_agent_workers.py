@@ -161,10 +161,13 @@ def test_a_killed_worker_stops_the_agent_without_committing_its_batch(
     checked = {r["offset"] for r in consume_all(kafka_broker, violations) if r["rule"] == "unknown_format"}
     assert set(range(committed)) <= checked
 
-    # The supervisor's restart checks the rest, the lost batch included.
-    again = AgentProcess(workdir, config, name="again", batch_size=batch, extra_args=WORKERS)
+    # The supervisor's restart checks the rest, the lost batch included (workers from the config
+    # file this time: kafka.workers).
+    from_file = {**config, "kafka": {**config["kafka"], "workers": 2}}
+    again = AgentProcess(workdir, from_file, name="again", batch_size=batch)
     try:
         again.wait_messages(n - committed, timeout=120)
+        assert len(worker_pids(again)) == 2
         assert again.terminate()[0] == 0
     finally:
         again.close()

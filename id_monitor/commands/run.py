@@ -30,10 +30,10 @@ def run(
         help="Kafka: most records per poll. Offsets are committed per batch, so this also bounds "
         "how many messages a crash can make the next run check twice.",
     ),
-    workers: int = typer.Option(
-        1, "--workers", min=1, max=64,
-        help="Kafka: check messages in this many worker processes (1: in the agent's own process). "
-        "Owner-collision tracking is then per worker.",
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64,
+        help="Kafka: check messages in this many worker processes (default: kafka.workers, 1 = in "
+        "the agent's own process). Owner-collision tracking is then per worker.",
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error"),
 ) -> None:
@@ -51,7 +51,7 @@ def run(
     except ConfigError as exc:
         typer.echo(f"id-monitor run: {exc}", err=True)
         raise typer.Exit(2) from None
-    if workers > 1 and cfg.kafka is None:
+    if workers is not None and workers > 1 and cfg.kafka is None:
         typer.echo("id-monitor run: --workers needs kafka configured (stdin is checked in one process)", err=True)
         raise typer.Exit(2)
     stream = None
