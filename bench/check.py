@@ -41,6 +41,7 @@ from id_monitor.extract import Extractor, decode_message
 from id_monitor.policy import Judge
 from id_monitor.schema import load_schema
 from id_monitor.traffic import Mix, generate_lines
+from id_monitor.workers import peak_rss_mb
 
 NOW_MS = 1_757_930_000_000
 TARGET = 0.35
@@ -58,19 +59,6 @@ def interleaved(rounds: int, runs: dict[str, Callable[[], None]]) -> dict[str, f
             run()
             best[name] = min(best[name], time.process_time() - start)
     return best
-
-
-def peak_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class Corpus:

@@ -383,3 +383,20 @@ def oracle_metrics(config_yaml: dict, source: str, values: Iterable[bytes | None
     for value in values:
         checker.check(source, value)
     return counted(parse_metrics(generate_latest(metrics.registry).decode()))
+
+
+def assert_counts_match_truth(samples: dict, source: str, generated: list) -> None:
+    """Every field's target/legacy/unknown counts and the isolation breaches equal the traffic
+    generator's ground truth for `generated` ((message, Truth) pairs)."""
+    from collections import Counter
+
+    from id_monitor.traffic import ID_FIELDS
+
+    for field_name in ID_FIELDS:
+        truth = Counter(t.kinds[field_name] for _, t in generated)
+        for status in ("target", "legacy", "unknown"):
+            got = total(samples, "id_monitor_ids_total", source=source, field=field_name, status=status)
+            assert got == truth[status], (field_name, status)
+    breaches = sum(1 for _, t in generated if t.breach)
+    assert breaches > 0
+    assert total(samples, "id_monitor_findings_total", field="connection_id", rule="isolation_breach") == breaches
