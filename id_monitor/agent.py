@@ -108,38 +108,18 @@ class Checker:
             return "skipped"
         if observed_ms is None:
             observed_ms = int(self.clock() * 1000)
-        try:
-            message = self._decode(value, self._max_bytes, self._max_depth)
-        except self._malformed_error as exc:
-            self.malformed(source, exc.reason, topic=topic, partition=partition, offset=offset,
-                           observed_ms=observed_ms)
-            return "malformed"
-        try:
-            report = self.judge.check(message, observed_ms)
-            self.metrics.record(source, report, observed_ms,
-                                {"trace_id": trace_id} if trace_id is not None else None)
-        except Exception as exc:  # a bug must cost one message, not the agent
-            self.totals.errors += 1
-            self.throttle.log(logging.ERROR, "check_failed", key="check_failed",
-                              error=f"{type(exc).__name__}: {exc}", topic=topic, partition=partition,
-                              offset=offset)
-            self.malformed(source, "check_failed", topic=topic, partition=partition, offset=offset,
-                           observed_ms=observed_ms)
+        exemplar = {"trace_id": trace_id} if trace_id is not None else None
+        if not self._check_value(source, value, exemplar, topic, partition, offset, observed_ms):
             return "malformed"
         self.metrics.message(source, "ok")
         self.totals.ok += 1
-        if report.findings and self.sink is not None:
-            self._emit(report.findings, source, observed_ms, topic, partition, offset)
         return "ok"
 
     def check_records(self, source: str, topic: str, partition: int, records: Sequence[Any],
                       observed_ms: int) -> None:
-        """One partition's records from a poll: `check` for each, with the per-message overhead
-        hoisted out of the loop. `ok` is counted once per call, after every record's results."""
-        decode, malformed_error = self._decode, self._malformed_error
-        max_bytes, max_depth = self._max_bytes, self._max_depth
-        judge_check, record = self.judge.check, self.metrics.record
-        sink = self.sink
+        """One partition's records from a poll: `check` for each. `ok` is counted once per call,
+        after every record's results."""
+        check_value = self._check_value
         ok = 0
         try:
             for item in records:
@@ -148,36 +128,42 @@ class Checker:
                     self.metrics.message(source, "skipped")
                     self.totals.skipped += 1
                     continue
-                headers = item.headers
                 exemplar = None
-                if headers:
-                    trace_id = trace_id_from_headers(headers)
+                if item.headers:
+                    trace_id = trace_id_from_headers(item.headers)
                     if trace_id is not None:
                         exemplar = {"trace_id": trace_id}
-                try:
-                    message = decode(value, max_bytes, max_depth)
-                except malformed_error as exc:
-                    self.malformed(source, exc.reason, topic=topic, partition=partition, offset=item.offset,
-                                   observed_ms=observed_ms)
-                    continue
-                try:
-                    report = judge_check(message, observed_ms)
-                    record(source, report, observed_ms, exemplar)
-                except Exception as exc:  # a bug must cost one message, not the agent
-                    self.totals.errors += 1
-                    self.throttle.log(logging.ERROR, "check_failed", key="check_failed",
-                                      error=f"{type(exc).__name__}: {exc}", topic=topic, partition=partition,
-                                      offset=item.offset)
-                    self.malformed(source, "check_failed", topic=topic, partition=partition, offset=item.offset,
-                                   observed_ms=observed_ms)
-                    continue
-                ok += 1
-                if sink is not None and report.findings:
-                    self._emit(report.findings, source, observed_ms, topic, partition, item.offset)
+                if check_value(source, value, exemplar, topic, partition, item.offset, observed_ms):
+                    ok += 1
         finally:
             if ok:
                 self.metrics.message(source, "ok", ok)
                 self.totals.ok += ok
+
+    def _check_value(self, source: str, value: bytes | str, exemplar: dict[str, str] | None,
+                     topic: str | None, partition: int | None, offset: int | None, observed_ms: int) -> bool:
+        """decode -> judge -> metrics -> violation records for one message. False when it was
+        malformed (already counted as such); the caller counts `ok`."""
+        try:
+            message = self._decode(value, self._max_bytes, self._max_depth)
+        except self._malformed_error as exc:
+            self.malformed(source, exc.reason, topic=topic, partition=partition, offset=offset,
+                           observed_ms=observed_ms)
+            return False
+        try:
+            report = self.judge.check(message, observed_ms)
+            self.metrics.record(source, report, observed_ms, exemplar)
+        except Exception as exc:  # a bug must cost one message, not the agent
+            self.totals.errors += 1
+            self.throttle.log(logging.ERROR, "check_failed", key="check_failed",
+                              error=f"{type(exc).__name__}: {exc}", topic=topic, partition=partition,
+                              offset=offset)
+            self.malformed(source, "check_failed", topic=topic, partition=partition, offset=offset,
+                           observed_ms=observed_ms)
+            return False
+        if report.findings and self.sink is not None:
+            self._emit(report.findings, source, observed_ms, topic, partition, offset)
+        return True
 
     def malformed(self, source: str, reason: str, *, topic: str | None = None, partition: int | None = None,
                   offset: int | None = None, observed_ms: int | None = None) -> None:
