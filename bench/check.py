@@ -38,10 +38,10 @@ import orjson
 from id_monitor.classify import Classifier
 from id_monitor.config import load_config
 from id_monitor.extract import Extractor, decode_message
-from id_monitor.policy import Judge
+from id_monitor.pipeline import build_engine
 from id_monitor.schema import load_schema
 from id_monitor.traffic import Mix, generate_lines
-from id_monitor.workers import peak_rss_mb
+from id_monitor.agent.workers import peak_rss_mb
 
 NOW_MS = 1_757_930_000_000
 TARGET = 0.35
@@ -105,8 +105,7 @@ def main() -> None:
                 loads(line)
 
         def pipeline(lines: list[bytes] = lines) -> None:
-            judge = Judge(config, Classifier(schema, cache_size=config.limits.cache_size))
-            check = judge.check
+            check = build_engine(config).judge.check  # a fresh engine: caches start empty
             for line in lines:
                 check(decode_message(line, max_bytes, max_depth), NOW_MS)
 
@@ -140,7 +139,7 @@ def main() -> None:
 
     realistic = corpora[0]
     warm_values = values_of[realistic.name]
-    warm_judge = Judge(config, Classifier(schema, cache_size=2 * len(warm_values) + 2))  # every ID fits
+    warm_judge = build_engine(config, classifier=Classifier(schema, cache_size=2 * len(warm_values) + 2)).judge  # every ID fits
     for _ in range(2):  # the classifier caches an ID from its second sighting on
         for line in realistic.lines:
             warm_judge.check(decode_message(line, max_bytes, max_depth), NOW_MS)
@@ -161,7 +160,7 @@ def main() -> None:
     for corpus in corpora:
         name = corpus.name
         values = values_of[name]
-        judge = Judge(config, Classifier(schema))
+        judge = build_engine(config).judge
         findings = sum(len(judge.check(loads(line), NOW_MS).findings) for line in corpus.lines)
         distinct = len(set(values))
         floor_us, pipe_us = us[f"{name}/floor"], us[f"{name}/pipeline"]
@@ -194,7 +193,7 @@ def main() -> None:
 
         sample = corpus.lines[: min(n, 20_000)]
         tracemalloc.start()
-        judge = Judge(config, Classifier(schema))
+        judge = build_engine(config).judge
         for line in sample:
             judge.check(decode_message(line, max_bytes, max_depth), NOW_MS)
         _, traced_peak = tracemalloc.get_traced_memory()

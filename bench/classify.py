@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from id_monitor.classify import Classifier
 from id_monitor.schema import Schema, load_schema
-from id_monitor.schema.compiler import plain_pattern
+from id_monitor.classify.matcher import Matcher, plain_pattern
 
 WORDS = ["session", "chat", "user", "auth", "code", "review", "web", "search", "supervisor",
          "planner", "created", "deleted", "tool", "call", "stream", "reset", "token", "nonce"]
@@ -187,7 +187,7 @@ def main() -> None:
         "floor (unique)": lambda: per_call_ns(floor, corpus),
         "classify (unique, cold)": lambda: per_call_ns(Classifier(netra).classify, corpus),
         "classify (unique, no cache)": lambda: per_call_ns(Classifier(netra, cache_size=0).classify, corpus),
-        "dispatch + regex only": lambda: per_call_ns(netra.matcher.find, corpus),
+        "dispatch + regex only": lambda: per_call_ns(Matcher(netra).find, corpus),
         "floor (repeats)": lambda: per_call_ns(floor, repeated),
         "classify (repeats)": lambda: per_call_ns(Classifier(netra).classify, repeated),
     })
@@ -243,7 +243,7 @@ def main() -> None:
     rows = [("10k chars, default classifier (too_long)", default.classify, long_inputs)]
     for name, clf in uncapped.items():
         rows.append((f"10k chars, {name}, max_length=20000", clf.classify, long_inputs))
-        longest = max(b.max_length for b in clf.schema.matcher.buckets())
+        longest = max(b.max_length for b in clf.matcher.buckets())
         rows.append((f"{longest} chars (longest template), {name}", clf.classify, adversarial(longest)))
     for label, fn, items in rows:
         worst = worst_call_ns(fn, items) / 1000

@@ -90,7 +90,7 @@ def child_agent(bootstrap: str, topic: str, n: int, batch_size: int, workers: in
         "metrics": {"listen": f"127.0.0.1:{free_port()}"},
     })
     agent = Agent.from_config(config, tuning=ConsumerTuning(max_poll_records=batch_size), workers=workers)
-    totals = agent.checker.totals
+    totals = agent.totals
     poll = agent.source.poll
     marks: dict[str, float] = {}
 
@@ -143,7 +143,7 @@ def child_agent(bootstrap: str, topic: str, n: int, batch_size: int, workers: in
     agent.run()
     done = totals.ok + totals.malformed + totals.skipped
     elapsed = marks["last"] - marks["first"]
-    workers_rss = list(agent.pool.peak_rss_mb.values()) if agent.pool is not None else []
+    workers_rss = list(getattr(agent.executor, "peak_rss_mb", {}).values())
     result = {"messages": done, "seconds": elapsed, "rate": done / elapsed, "peak_rss_mb": peak_rss_mb(),
               "workers_rss_mb": workers_rss, "exit_code": agent.exit_code,
               "commits": agent.state.commits, "batches": agent.state.batches,
@@ -155,18 +155,22 @@ def child_agent(bootstrap: str, topic: str, n: int, batch_size: int, workers: in
 
 def pipeline_cost(config) -> float:
     """The Checker alone (no Kafka, no HTTP) over fresh messages, in microseconds per message."""
+    from collections import namedtuple
+
     from prometheus_client import CollectorRegistry
 
-    from id_monitor.agent import Agent
+    from id_monitor.pipeline import Checker, Chunk, build_engine
+    from id_monitor.sinks.metrics import IdMetrics
     from id_monitor.traffic import generate_lines
 
-    agent = Agent.from_config(config.model_copy(update={"kafka": None}), registry=CollectorRegistry(),
-                              serve_http=False)
-    lines = [line.rstrip(b"\n") for line in generate_lines(20_000, seed=99)]
-    check = agent.checker.check
+    engine = build_engine(config.model_copy(update={"kafka": None}))
+    metrics = IdMetrics(engine.config, engine.schema, ["kafka:bench"], registry=CollectorRegistry())
+    checker = Checker(engine)
+    record = namedtuple("record", "value headers offset")
+    lines = [record(line.rstrip(b"\n"), None, i) for i, line in enumerate(generate_lines(20_000, seed=99))]
     started = time.perf_counter()
-    for line in lines:
-        check("stdin", line)
+    for start in range(0, len(lines), 2000):  # the agent's default batch
+        metrics.merge(checker.check_batch([Chunk("kafka:bench", "bench", 0, lines[start:start + 2000])], 0).metrics)
     return (time.perf_counter() - started) / len(lines) * 1e6
 
 

@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry
 
 from examples.chat_service.ids import IdIssuer
 from id_monitor.config import load_config
-from id_monitor.metrics import IdMetrics
+from id_monitor.sinks.metrics import IdMetrics
 from id_monitor.otel import IdSpanProcessor
 
 

@@ -5,7 +5,7 @@ committed JSON and this file disagree. Generating keeps every panel consistent: 
 reference, the same job/instance matchers, a unit and a description on each, `$__rate_interval`
 in every rate.
 
-The metric names are the contract of docs/metrics.md; the alert names and runbook anchors those of
+The metric names are the contract of docs/design.md; the alert names and runbook anchors those of
 alerts/id-monitor.rules.yml and docs/runbooks.md.
 """
 

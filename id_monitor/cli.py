@@ -1,41 +1,17 @@
 """The `id-monitor` command line.
 
-Each subcommand lives in its own module under `id_monitor.commands` and registers
-itself on `app`; this module only assembles them, so `id-monitor --help` stays fast
-(subcommands import their heavy dependencies inside the command function).
+Each subcommand lives in its own module under `id_monitor.commands` and registers itself on the
+one Typer app (`id_monitor.commands.app`); this module only assembles them, so `id-monitor --help`
+stays fast (subcommands import their heavy dependencies inside the command function).
 """
 
 from __future__ import annotations
 
-import importlib
+# Importing a command module registers it; the order here is the order in --help.
+from id_monitor.commands import run, demo, check, classify, scan, generate  # noqa: F401, I001
+from id_monitor.commands.app import app
 
-import typer
-
-app = typer.Typer(
-    name="id-monitor",
-    help=(
-        "Monitor ID formats in live traffic during a migration to a unified ID generator.\n\n"
-        "run: the sidecar agent (Kafka, or JSON Lines on stdin).  demo: the agent on built-in "
-        "traffic.  check: judge a file of messages.  classify: what is this ID?  "
-        "scan: uuid4 call sites left in the code.  generate: realistic traffic."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-# Order here is the order in --help.
-COMMAND_MODULES = [
-    "run",
-    "demo",
-    "check",
-    "classify",
-    "scan",
-    "generate",
-]
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"id_monitor.commands.{_name}")
+__all__ = ["app", "main"]
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 A sidecar's logs are read by machines (Loki, Cloud Logging) before people, so every line is a
 self-contained JSON object: `ts`, `level`, `logger`, `event` (a stable snake_case name) and the
-event's own fields. IDs never appear verbatim: callers pass them through `id_monitor.redact`.
+event's own fields. IDs never appear verbatim: callers pass them through `id_monitor.sinks.redact`.
 
 A fault that repeats per message (broker down, a stream of malformed input) must not flood the
 log: `Throttle` lets one line per key through per interval and reports how many it held back.

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -22,15 +23,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.metrics import counted, parse_metrics, total  # noqa: F401 - re-exported for the tests
+from tests.support.net import free_port, http_get  # noqa: F401
+from tests.support.wait import wait_until  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "kafka"
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -200,64 +198,7 @@ def kafka_topic(kafka_broker: KafkaBroker) -> str:
 
 # -- the agent as a real process, and reading its metrics ---------------------------------------
 
-PYTHON = ROOT / ".venv" / "bin" / "python"
-COUNTED_FAMILIES = (
-    "id_monitor_ids_total",
-    "id_monitor_findings_total",
-    "id_monitor_messages_total",
-    "id_monitor_id_age_seconds_count",
-)
-
-
-def parse_metrics(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of a Prometheus text exposition, keyed by (sample name, labels)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return samples
-
-
-def counted(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> dict:
-    """Only the counts that depend on the messages (not on timing): IDs, findings, messages, ages."""
-    return {key: value for key, value in samples.items() if key[0] in COUNTED_FAMILIES}
-
-
-def total(samples: dict, name: str, **labels: str) -> float:
-    """Sum of a sample over every series whose labels include `labels`."""
-    want = set(labels.items())
-    return sum(v for (n, lbls), v in samples.items() if n == name and want <= lbls)
-
-
-def http_get(url: str, accept: str | None = None, timeout: float = 5.0) -> tuple[int, str]:
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = "condition"):
-    """Poll `predicate` until it returns a truthy value; fail with `message` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # the process may not be listening yet
-            last_error = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {message} (last error: {last_error})")
-
-
+PYTHON = Path(sys.executable)  # the interpreter running the tests: any virtualenv
 class AgentProcess:
     """`python -m id_monitor run --config FILE` as a child process with its own metrics port.
 
@@ -362,32 +303,12 @@ class AgentProcess:
         self._out.close()
 
 
-def oracle_metrics(config_yaml: dict, source: str, values: Iterable[bytes | None]) -> dict:
-    """What the agent should export for these raw messages: the same Judge and IdMetrics run in
-    this process (no Kafka, no HTTP) over the same bytes, in the same order."""
-    from prometheus_client import CollectorRegistry, generate_latest
-
-    from id_monitor.agent import Checker
-    from id_monitor.classify import Classifier
-    from id_monitor.config import Config
-    from id_monitor.metrics import IdMetrics
-    from id_monitor.policy import Judge
-    from id_monitor.schema import load_schema
-
-    config = Config.model_validate({k: v for k, v in config_yaml.items() if k not in ("kafka", "violations")})
-    schema = load_schema(config.schema)
-    judge = Judge(config, Classifier(schema, cache_size=config.limits.cache_size,
-                                     max_length=config.limits.max_id_length))
-    metrics = IdMetrics(config, schema, [source], registry=CollectorRegistry())
-    checker = Checker(config, judge, metrics)
-    for value in values:
-        checker.check(source, value)
-    return counted(parse_metrics(generate_latest(metrics.registry).decode()))
-
-
 def assert_counts_match_truth(samples: dict, source: str, generated: list) -> None:
-    """Every field's target/legacy/unknown counts and the isolation breaches equal the traffic
-    generator's ground truth for `generated` ((message, Truth) pairs)."""
+    """What the agent exported for `generated` ((message, Truth) pairs) equals the traffic
+    generator's ground truth, computed without any of the agent's own code: per field the
+    target/legacy/unknown ID counts, one `unknown_format` violation per unknown ID and one
+    `legacy_id` warning per legacy ID (the default legacy policy), the isolation breaches, and one
+    `ok` message per generated message."""
     from collections import Counter
 
     from id_monitor.traffic import ID_FIELDS
@@ -397,6 +318,12 @@ def assert_counts_match_truth(samples: dict, source: str, generated: list) -> No
         for status in ("target", "legacy", "unknown"):
             got = total(samples, "id_monitor_ids_total", source=source, field=field_name, status=status)
             assert got == truth[status], (field_name, status)
+        assert total(samples, "id_monitor_findings_total", source=source, field=field_name,
+                     rule="unknown_format", severity="violation") == truth["unknown"], field_name
+        assert total(samples, "id_monitor_findings_total", source=source, field=field_name,
+                     rule="legacy_id", severity="warning") == truth["legacy"], field_name
     breaches = sum(1 for _, t in generated if t.breach)
     assert breaches > 0
-    assert total(samples, "id_monitor_findings_total", field="connection_id", rule="isolation_breach") == breaches
+    assert total(samples, "id_monitor_findings_total", source=source, field="connection_id",
+                 rule="isolation_breach") == breaches
+    assert total(samples, "id_monitor_messages_total", source=source, result="ok") == len(generated)

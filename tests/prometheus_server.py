@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from tests.support.net import free_port
+from tests.support.processes import stop_process
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,12 +42,6 @@ RULES = ROOT / "alerts" / "id-monitor.rules.yml"
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PrometheusError(RuntimeError):
@@ -134,17 +131,6 @@ class PrometheusServer:
 
     def stop(self) -> None:
         stop_process(self.process)
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    """SIGTERM, a grace period, then SIGKILL."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def prometheus_config(

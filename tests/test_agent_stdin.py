@@ -15,26 +15,27 @@ from tests.kafka_broker import (
     AgentProcess,
     counted,
     free_port,
-    oracle_metrics,
+    assert_counts_match_truth,
     total,
 )
 
 CONFIG = {"limits": {"max_message_bytes": 2048}, "violations": {"redact": "mask"}}
 
 
-def lines_with_bad_input(n: int) -> tuple[list[bytes], list[bytes | None]]:
-    """JSON Lines input and, per line, the value the agent should check (None: a blank line)."""
-    good = [orjson.dumps(m) for m, _ in generate(n, seed=41)]
+def lines_with_bad_input(n: int) -> tuple[list[bytes], list]:
+    """JSON Lines input with bad lines mixed in, and the good messages' ground truth."""
+    generated = list(generate(n, seed=41))
+    good = [orjson.dumps(m) for m, _ in generated]
     lines: list[bytes] = []
     for i, value in enumerate(good):
         lines.append(value)
         if i % 100 == 0:
             lines += [b"not json", b"\xff\xfe{}", b"42", b'{"pad": "' + b"x" * 3000 + b'"}', b""]
-    return lines, [line if line.strip() else None for line in lines]
+    return lines, generated
 
 
 def test_stdin_stream_is_checked_and_served_while_open(tmp_path: Path) -> None:
-    lines, values = lines_with_bad_input(400)
+    lines, generated = lines_with_bad_input(400)
     agent = AgentProcess(tmp_path, CONFIG, stdin=True)
     try:
         agent.proc.stdin.write(b"\n".join(lines) + b"\n")
@@ -45,7 +46,7 @@ def test_stdin_stream_is_checked_and_served_while_open(tmp_path: Path) -> None:
         assert total(samples, "id_monitor_messages_total", source="stdin", result="ok") == 400
         assert total(samples, "id_monitor_messages_total", source="stdin", result="malformed") == 4 * 4
         assert total(samples, "id_monitor_messages_total", source="stdin", result="skipped") == 4
-        assert counted(samples) == oracle_metrics(CONFIG, "stdin", values)
+        assert_counts_match_truth(samples, "stdin", generated)
         violations = total(samples, "id_monitor_findings_total", severity="violation")
 
         agent.proc.stdin.close()  # end of input: the agent finishes and exits 0

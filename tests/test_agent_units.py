@@ -1,5 +1,5 @@
-"""The agent's pure parts, without a broker: line reading, traceparent, throttled JSON logs,
-backoff, violation records, the health server, and the Checker's counting."""
+"""The agent's pure parts, without a broker: throttled JSON logs, backoff, violation records, the
+health server, the Checker's counting and the one run loop's order of checking and committing."""
 
 from __future__ import annotations
 
@@ -14,59 +14,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from id_monitor.agent import Agent, Checker, trace_id_from_headers
+from id_monitor.agent import Agent
+from id_monitor.agent.health import HealthServer
+from id_monitor.classify import Classifier
 from id_monitor.config import Config
-from id_monitor.health import HealthServer
 from id_monitor.logs import JsonFormatter, Throttle
 from id_monitor.model import Finding
+from id_monitor.pipeline import BatchResult, Where
+from id_monitor.sinks.metrics import MetricsBatch
+from id_monitor.sinks.redact import Redactor
 from id_monitor.sinks.violations import StreamViolationSink, violation_record
+from id_monitor.sources.batch import Batch, Chunk, LineRecord
 from id_monitor.sources.kafka import Backoff
-from id_monitor.sources.stream import Oversized, read_lines
 from id_monitor.traffic import generate
 from tests.kafka_broker import counted, parse_metrics, total
-
-# -- read_lines ------------------------------------------------------------------------------
-
-
-@given(st.lists(st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b), max_size=30),
-       st.integers(min_value=1, max_value=30))
-def test_read_lines_yields_every_line_or_its_oversize(lines: list[bytes], limit: int) -> None:
-    data = b"".join(line + b"\n" for line in lines)
-    out = list(read_lines(io.BytesIO(data), limit))
-    assert len(out) == len(lines)
-    for got, line in zip(out, lines):
-        if len(line) > limit:
-            assert got == Oversized(len(line))
-        else:
-            assert got == line
-
-
-def test_read_lines_handles_crlf_and_a_last_line_without_newline() -> None:
-    assert list(read_lines(io.BytesIO(b"a\r\nbb\nccc"), 10)) == [b"a", b"bb", b"ccc"]
-    assert list(read_lines(io.BytesIO(b"x" * 100 + b"\nok\n"), 10)) == [Oversized(100), b"ok"]
-
-
-def test_read_lines_skips_a_huge_line_in_bounded_pieces() -> None:
-    huge = b"y" * (3 * (1 << 16) + 5)
-    assert list(read_lines(io.BytesIO(huge + b"\n{}\n"), 1000)) == [Oversized(len(huge)), b"{}"]
-
-
-# -- traceparent -----------------------------------------------------------------------------
-
-
-def test_trace_id_from_a_valid_traceparent() -> None:
-    header = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    assert trace_id_from_headers([("other", b"x"), ("traceparent", header)]) == "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-@pytest.mark.parametrize("value", [
-    b"", b"garbage", b"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-    b"00-zzzz2f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", b"\xff\xfe", b"00-abc-def-01",
-])
-def test_invalid_traceparent_gives_no_exemplar(value: bytes) -> None:
-    assert trace_id_from_headers([("traceparent", value)]) is None
-    assert trace_id_from_headers(None) is None
-
 
 # -- logs ------------------------------------------------------------------------------------
 
@@ -107,16 +68,19 @@ def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
 
 
 def test_violation_record_carries_origin_and_no_raw_id() -> None:
-    finding = Finding("isolation_breach", "connection_id", "violation", "ws_conn", "ws_conn",
-                      "ws_conn_********_1757367656601_1_********", "owner differs")
+    raw = "ws_conn_test_use_1757367656601_1_a2f73ae7"
+    finding = Finding("isolation_breach", "connection_id", "violation", raw, Classifier().classify(raw),
+                      "owner differs")
     stream = io.StringIO()
-    sink = StreamViolationSink(stream)
-    sink.emit(finding, source="kafka:events", observed_ms=5, topic="events", partition=2, offset=17)
+    redactor = Redactor("mask", {"ws_conn"})
+    sink = StreamViolationSink(stream, redactor)
+    sink.emit(finding, Where("kafka:events", "events", 2, 17, 5))
     record = json.loads(stream.getvalue())
-    assert record == violation_record(finding, source="kafka:events", observed_ms=5, topic="events",
+    assert record == violation_record(finding, redactor, source="kafka:events", observed_ms=5, topic="events",
                                       partition=2, offset=17)
     assert record["rule"] == "isolation_breach" and record["partition"] == 2 and record["offset"] == 17
-    assert "test_use" not in stream.getvalue()
+    assert record["id"] == "ws_conn_********_1757367656601_1_********" and record["id_type"] == "ws_conn"
+    assert "test_use" not in stream.getvalue() and "a2f73ae7" not in stream.getvalue()
 
 
 # -- Checker ---------------------------------------------------------------------------------
@@ -127,17 +91,25 @@ def _agent(config: dict | None = None, stream: bytes = b"", output: io.StringIO 
                              output=output, registry=CollectorRegistry(), serve_http=False)
 
 
+def _records(values: list, traced_every: int = 0) -> list:
+    from collections import namedtuple
+
+    Rec = namedtuple("Rec", "value headers offset")
+    traced = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
+    return [Rec(v, traced if traced_every and i % traced_every == 0 else [], i) for i, v in enumerate(values)]
+
+
 def test_checker_counts_every_outcome_and_never_raises() -> None:
     agent = _agent({"limits": {"max_message_bytes": 512}})
-    checker: Checker = agent.checker
     good = orjson.dumps(next(generate(1, seed=2))[0])
-    hostile = [None, b"", b"\xff", b"[1]", b"{" * 5000, b"x" * 600, "{\"a\": \"\ud800\"}", b"nul\x00l"]
-    results = [checker.check("stdin", value) for value in hostile] + [checker.check("stdin", good[:500])]
-    assert results[0] == "skipped"
-    assert all(r in ("ok", "malformed") for r in results[1:])
+    hostile = [None, b"", b"\xff", b"[1]", b"{" * 5000, b"x" * 600, "{\"a\": \"\ud800\"}", b"nul\x00l", good[:500]]
+    result = agent.checker.check_batch([Chunk("stdin", None, None, _records(hostile))], 10**12)
+    agent.metrics.merge(result.metrics)
+    assert result.totals.skipped == 1
+    assert result.totals.ok + result.totals.malformed + result.totals.skipped == len(hostile)
     samples = parse_metrics(_exposition(agent))
-    assert total(samples, "id_monitor_messages_total") == len(results)
-    assert total(samples, "id_monitor_messages_total", result="malformed") == checker.totals.malformed
+    assert total(samples, "id_monitor_messages_total") == len(hostile)
+    assert total(samples, "id_monitor_messages_total", result="malformed") == result.totals.malformed >= 7
 
 
 def test_checker_survives_a_judge_that_raises() -> None:
@@ -150,8 +122,19 @@ def test_checker_survives_a_judge_that_raises() -> None:
         malformed = agent.checker.judge.malformed
 
     agent.checker.judge = Broken()
-    assert agent.checker.check("stdin", b'{"thread_id": "x"}') == "malformed"
-    assert agent.checker.totals.errors == 1
+    result = agent.checker.check_batch([Chunk("stdin", None, None, _records([b'{"thread_id": "x"}']))], 10**12)
+    assert result.totals.errors == 1 and result.totals.malformed == 1 and result.totals.ok == 0
+
+
+def test_violations_are_counted_without_a_violation_sink() -> None:
+    messages = b"".join(orjson.dumps(m) + b"\n" for m, _ in generate(200, seed=8))
+    agent = _agent({}, stream=messages)
+    assert agent.sink is None
+    assert agent.run() == 0
+    samples = parse_metrics(_exposition(agent))
+    violations = total(samples, "id_monitor_findings_total", severity="violation")
+    assert violations > 0
+    assert agent.totals.violations == violations
 
 
 def test_stream_mode_counts_and_writes_violations_to_output() -> None:
@@ -201,19 +184,19 @@ def test_health_server_endpoints() -> None:
         server.stop()
 
 
-def test_check_records_counts_like_check_per_message() -> None:
-    from collections import namedtuple
-
-    Rec = namedtuple("Rec", "value headers offset")
+def test_one_batch_counts_like_one_record_at_a_time() -> None:
     values = [orjson.dumps(m) for m, _ in generate(300, seed=13)] + [None, b"oops", b"[]", b"\xff"]
-    traced = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
-    records = [Rec(v, traced if i % 7 == 0 else [], i) for i, v in enumerate(values)]
+    records = _records(values, traced_every=7)
     config = {"policy": {"severity": {"owner_collision": "off"}}}
     one, batch = _agent(config), _agent(config)
+    totals = BatchResult().totals
     for r in records:
-        one.checker.check("kafka:t", r.value, topic="t", partition=0, offset=r.offset, observed_ms=10**12)
-    batch.checker.check_records("kafka:t", "t", 0, records, observed_ms=10**12)
-    assert one.checker.totals == batch.checker.totals
+        result = one.checker.check_batch([Chunk("kafka:t", "t", 0, [r])], 10**12)
+        one.metrics.merge(result.metrics)
+        totals.add(result.totals)
+    result = batch.checker.check_batch([Chunk("kafka:t", "t", 0, records)], 10**12)
+    batch.metrics.merge(result.metrics)
+    assert totals == result.totals
     assert counted(parse_metrics(_exposition(one))) == counted(parse_metrics(_exposition(batch)))
     assert total(counted(parse_metrics(_exposition(batch))), "id_monitor_messages_total") == len(records)
 
@@ -227,12 +210,17 @@ class _ScriptedSource:
         self.events: list[tuple] = []
         self.reachable = True
         self.on_revoked = None
+        self.partitions = {tp for batch in batches for tp in batch}
 
-    def poll(self, timeout_ms: int) -> dict:
+    eof = False
+
+    def poll_batch(self, timeout_ms: int) -> Batch | None:
         if not self.batches:
             self.agent_stop()
-            return {}
-        return self.batches.pop(0)
+            return None
+        polled = self.batches.pop(0)
+        chunks = [Chunk(f"kafka:{tp.topic}", tp.topic, tp.partition, records) for tp, records in polled.items()]
+        return Batch(chunks, {tp: records[-1].offset + 1 for tp, records in polled.items()})
 
     def commit_async(self, offsets: dict, timeout_ms: int = 5000):
         from id_monitor.sources.kafka import PendingCommit
@@ -254,7 +242,7 @@ class _ScriptedSource:
         return {}
 
     def assigned(self) -> frozenset:
-        return frozenset()
+        return frozenset(self.partitions)
 
     def close(self, timeout_ms: int = 3000) -> None:
         self.events.append(("closed",))
@@ -265,6 +253,8 @@ def test_kafka_loop_checks_a_batch_only_after_the_previous_commit_is_answered() 
 
     from kafka.structs import TopicPartition
 
+    from id_monitor.agent import InProcess
+
     Rec = namedtuple("Rec", "value headers offset")
     tp = TopicPartition("t", 0)
     lines = [orjson.dumps(m) for m, _ in generate(30, seed=3)]
@@ -274,51 +264,57 @@ def test_kafka_loop_checks_a_batch_only_after_the_previous_commit_is_answered() 
     # The second commit fails: its offsets stay pending and go out with the third batch's.
     source = _ScriptedSource(batches, commit_ok=[True, False, True], agent_stop=agent.stop)
     agent.source = source
-    checked = agent.checker.check_records
+    agent.state.mode = "kafka"
+    executor = agent.executor = InProcess(agent.checker)
+    checked = executor.collect
 
-    def check_records(source_label, topic, partition, records, observed_ms):
-        source.events.append(("checked", records[0].offset, records[-1].offset))
-        return checked(source_label, topic, partition, records, observed_ms)
+    def collect(handle):
+        source.events.append(("recorded", handle.totals.ok))
+        return checked(handle)
 
-    agent.checker.check_records = check_records
-    agent._run_kafka()
+    executor.collect = collect
+    agent._loop()
     agent._shutdown()
     assert source.events == [
-        ("checked", 0, 9), ("commit_sent", {tp: 10}),
-        ("commit_answered", {tp: 10}, True), ("checked", 10, 19), ("commit_sent", {tp: 20}),
-        ("commit_answered", {tp: 20}, False), ("checked", 20, 29), ("commit_sent", {tp: 30}),
+        ("recorded", 10), ("commit_sent", {tp: 10}),
+        ("commit_answered", {tp: 10}, True), ("recorded", 10), ("commit_sent", {tp: 20}),
+        ("commit_answered", {tp: 20}, False), ("recorded", 10), ("commit_sent", {tp: 30}),
         ("commit_answered", {tp: 30}, True),
         ("closed",),
     ]
     assert agent.state.pending_offsets == {} and agent.state.commits == 2
-    assert agent.checker.totals.ok == 30
+    assert agent.totals.ok == 30
 
 
-def test_metric_deltas_from_worker_checkers_merge_to_one_process_counts() -> None:
-    """What `--workers` does with counts: each worker checks slices into a private IdMetrics and
-    hands over `take_delta()`; merged into the served IdMetrics they equal one process's counts,
-    ages and exemplars included."""
-    from collections import namedtuple
+def test_worker_batches_merge_to_one_process_counts() -> None:
+    """What `--workers` does with counts: each worker checks slices into its own BatchResult, which
+    travels by pickle; merged into the served IdMetrics they equal one process's counts, ages and
+    exemplars included."""
+    import pickle
 
-    Rec = namedtuple("Rec", "value headers offset")
-    values = [orjson.dumps(m) for m, _ in generate(400, seed=21)] + [None, b"oops", b"\xff"]
-    traced = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
-    records = [Rec(v, traced if i % 9 == 0 else [], i) for i, v in enumerate(values)]
+    records = _records([orjson.dumps(m) for m, _ in generate(400, seed=21)] + [None, b"oops", b"\xff"],
+                       traced_every=9)
     config = {"policy": {"severity": {"owner_collision": "off"}}}
     one, served = _agent(config), _agent(config)
     workers = [_agent(config), _agent(config)]
-    one.checker.check_records("kafka:t", "t", 0, records, observed_ms=10**12)
+    one.metrics.merge(one.checker.check_batch([Chunk("kafka:t", "t", 0, records)], 10**12).metrics)
     for start in range(0, len(records), 50):
         worker = workers[(start // 50) % 2]
-        worker.checker.check_records("kafka:t", "t", 0, records[start:start + 50], observed_ms=10**12)
-        served.metrics.merge(worker.metrics.take_delta())
+        result = worker.checker.check_batch([Chunk("kafka:t", "t", 0, records[start:start + 50])], 10**12)
+        served.metrics.merge(pickle.loads(pickle.dumps(result)).metrics)
     expected = counted(parse_metrics(_exposition(one)))
     assert counted(parse_metrics(_exposition(served))) == expected
     assert total(expected, "id_monitor_messages_total") == len(records)
-    # A delta is taken once: the worker's own counts are back at zero.
-    for worker in workers:
-        assert total(counted(parse_metrics(_exposition(worker))), "id_monitor_messages_total") == 0
     # Exemplars travel with the counts they belong to.
     from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
 
     assert 'trace_id="4bf92f3577b34da6a3ce929d0e0e4736"' in openmetrics(served.metrics.registry).decode()
+
+
+def test_metrics_batch_bounds_unknown_labels_as_other() -> None:
+    agent = _agent({})
+    batch = MetricsBatch()
+    batch.message("kafka:not-configured", "ok", 3)
+    agent.metrics.merge(batch)
+    samples = counted(parse_metrics(_exposition(agent)))
+    assert total(samples, "id_monitor_messages_total", source="other", result="ok") == 3

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from id_monitor.classify import Classifier
+from id_monitor.classify import Classifier, Matcher
 from id_monitor.cli import app
 from id_monitor.model import IdInfo
 from id_monitor.schema import load_schema
@@ -190,7 +190,7 @@ def test_cli_help_is_useful():
 
 
 def test_matcher_find_names_the_winning_variant():
-    matcher = load_schema("netra").matcher
+    matcher = Matcher(load_schema("netra"))
     variant, match = matcher.find("tool_web_search_a13ac404_1757929406592_5_0badf00d")
     assert variant.format.name == "tool" and "agent8" in variant.names
     assert match.group(0).startswith("tool_")

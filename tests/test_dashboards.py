@@ -231,14 +231,14 @@ def test_migration_dashboard_shows_static_call_sites() -> None:
 
 
 def test_agent_metric_names_exist_in_the_metrics_module() -> None:
-    """The dashboards' names are the ones id_monitor/metrics.py defines (histogram series from the
+    """The dashboards' names are the ones id_monitor/sinks/metrics.py defines (histogram series from the
     family name)."""
-    source = (ROOT / "id_monitor" / "metrics.py").read_text(encoding="utf-8")
+    source = (ROOT / "id_monitor" / "sinks" / "metrics.py").read_text(encoding="utf-8")
     used = {m.group(1) for f in DASHBOARD_FILES for q in dashboard_queries(load_dashboard(f))
             for m in SELECTOR.finditer(q.expr)} - SCAN_METRICS - {"up"}
     for name in used:
         family = re.sub(r"_(bucket|count|sum)$", "", name) if "_seconds_" in name else name
-        assert f'"{family}"' in source, f"{name} is not defined in id_monitor/metrics.py"
+        assert f'"{family}"' in source, f"{name} is not defined in id_monitor/sinks/metrics.py"
 
 
 # -- the lint catches what it should ----------------------------------------------------------

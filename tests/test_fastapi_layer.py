@@ -20,7 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 from examples.chat_service.ids import IdIssuer
 from id_monitor.config import load_config
 from id_monitor.otel import RequestCheck, instrument_app, uninstrument_app
-from id_monitor.otel.settings import HttpSpec
+from id_monitor.config.http import HttpSpec
 
 ALICE, BOB = "alice_0001", "bob_00002"
 LEGACY = "1b4e28ba-2fa1-41d2-883f-0016d3cca427"
@@ -200,8 +200,24 @@ def test_same_field_in_two_places_is_judged_in_both() -> None:
     app, exporter = build(http={"query_params": ["thread_id"]})
     TestClient(app).get(f"/threads/{ISSUE.thread()}?thread_id={LEGACY}")
     span = server_span(exporter)
-    assert span.attributes["id_monitor.thread_id.status"] == "target"  # the path, judged first
+    assert span.attributes["id_monitor.thread_id.status"] == "legacy"  # the worst of the two shows
     assert [(e.name, e.attributes["id_monitor.location"]) for e in span.events] == [("legacy_id", "query")]
+    assert sample(app, "id_monitor_ids_total", source="http", field="thread_id", status="legacy", format="uuid4") == 1.0
+
+
+def test_the_same_id_in_two_places_is_counted_once() -> None:
+    """Defect: a field found in two places of one request was judged and counted twice."""
+    app, exporter = build(http={"headers": {"x-thread-id": "thread_id"}})
+    thread = ISSUE.thread()
+    TestClient(app).get(f"/threads/{thread}", headers={"X-Thread-ID": thread})
+    assert sample(app, "id_monitor_ids_total", source="http", field="thread_id", status="target", format="thread") == 1.0
+    assert server_span(exporter).attributes["id_monitor.thread_id.status"] == "target"
+
+
+def test_two_different_ids_of_one_field_are_both_counted_once() -> None:
+    app, _ = build(http={"headers": {"x-thread-id": "thread_id"}})
+    TestClient(app).get(f"/threads/{ISSUE.thread()}", headers={"X-Thread-ID": LEGACY})
+    assert sample(app, "id_monitor_ids_total", source="http", field="thread_id", status="target", format="thread") == 1.0
     assert sample(app, "id_monitor_ids_total", source="http", field="thread_id", status="legacy", format="uuid4") == 1.0
 
 
@@ -228,19 +244,21 @@ def test_request_hook_sees_the_check_and_its_failures_are_contained() -> None:
 
 
 class _Broken:
-    def __init__(self) -> None:
-        real = load_config()
-        self.config = real.model_copy(update={"http": HttpSpec(enforce=["isolation_breach"])})
-        from id_monitor.classify import Classifier
-
-        self.classifier = Classifier("netra")
-
     def check_fields(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
 
+def _broken_engine() -> Any:
+    import dataclasses
+
+    from id_monitor.pipeline import build_engine
+
+    config = load_config().model_copy(update={"http": HttpSpec(enforce=["isolation_breach"])})
+    return dataclasses.replace(build_engine(config), judge=_Broken())
+
+
 def test_internal_failure_fails_open_even_when_enforcing() -> None:
-    app, _ = build(judge=_Broken())
+    app, _ = build(engine=_broken_engine())
     client = TestClient(app)
     for _ in range(2):
         assert client.get(f"/threads/{ISSUE.thread()}").status_code == 200

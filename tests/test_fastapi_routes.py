@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from id_monitor.otel.routes import RouteTable
+from id_monitor.sources.http_routes import RouteTable
 
 
 def scope(path: str, method: str = "GET", kind: str = "http", root_path: str = "") -> dict[str, Any]:

@@ -40,6 +40,7 @@ import pytest
 import yaml
 
 from tests.kafka_broker import KafkaBroker
+from tests.support.processes import stop_process
 from tests.prometheus_server import (
     DASHBOARDS,
     RULES,
@@ -172,16 +173,6 @@ def wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 6
 def start_process(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def agent_command(config: Path) -> list[str]:

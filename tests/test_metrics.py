@@ -10,9 +10,9 @@ from prometheus_client.openmetrics.exposition import generate_latest as openmetr
 from prometheus_client.parser import text_string_to_metric_families
 
 from id_monitor.config import load_config
-from id_monitor.metrics import AGE_BUCKETS, IdMetrics
+from id_monitor.sinks.metrics import AGE_BUCKETS, IdMetrics
 from id_monitor.model import Finding, IdInfo
-from id_monitor.policy import RULES, Report
+from id_monitor.judge import RULES, Report
 from id_monitor.schema import load_schema
 
 NOW = 1_757_372_478_799

@@ -1,4 +1,4 @@
-"""The DESIGN examples and the overlaps the most-specific-wins rule must settle."""
+"""The platform's documented ID examples and the overlaps the most-specific-wins rule must settle."""
 
 from __future__ import annotations
 

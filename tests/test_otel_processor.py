@@ -19,10 +19,10 @@ from prometheus_client.openmetrics.exposition import generate_latest
 from examples.chat_service.ids import IdIssuer
 from id_monitor.classify import Classifier
 from id_monitor.config import load_config
-from id_monitor.metrics import IdMetrics
+from id_monitor.sinks.metrics import IdMetrics
 from id_monitor.otel import IdSpanProcessor
-from id_monitor.otel.settings import HttpSpec
-from id_monitor.rules import RULES
+from id_monitor.config.http import HttpSpec
+from id_monitor.model import RULES
 
 ALICE, BOB = "alice_0001", "bob_00002"
 LEGACY = "1b4e28ba-2fa1-41d2-883f-0016d3cca427"
@@ -202,15 +202,17 @@ def test_list_value_shows_the_worst_id() -> None:
 
 
 class _Broken:
-    classifier = CLASSIFIER
-    config = load_config()
-
     def check_fields(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
 
 def test_internal_failure_is_counted_never_raised(caplog: pytest.LogCaptureFixture) -> None:
-    processor = IdSpanProcessor(judge=_Broken())  # type: ignore[arg-type]
+    import dataclasses
+
+    from id_monitor.pipeline import build_engine
+
+    engine = dataclasses.replace(build_engine(load_config(), track_owners=False), judge=_Broken())
+    processor = IdSpanProcessor(engine=engine)
     tracer, exporter = tracer_with(processor)
     for _ in range(3):
         with tracer.start_as_current_span("s", attributes={"session.id": ISSUE.session(ALICE)}):

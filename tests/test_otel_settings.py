@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from id_monitor.config import ConfigError, load_config
-from id_monitor.otel.settings import DEFAULT_SPAN_ATTRIBUTES, HttpSpec
+from id_monitor.config.http import DEFAULT_SPAN_ATTRIBUTES, HttpSpec
 
 
 def test_defaults() -> None:

@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 from id_monitor.classify import Classifier
 from id_monitor.config import Config, FieldSpec, load_config
 from id_monitor.model import IdInfo
-from id_monitor.policy import ISOLATION_OUTCOMES, RULES, Judge, Report
+from id_monitor.judge import ISOLATION_OUTCOMES, RULES, Judge, Report
+from id_monitor.pipeline import build_engine
+
+_MASK = build_engine(load_config(env={})).redactor
+
+
+def shown(finding) -> str | None:
+    """A finding's ID as the default (mask) sinks show it."""
+    return _MASK.finding(finding)["id"]
 
 NOW = 1_757_930_000_000
 USER = "test_user_123"  # owner prefix test_use
@@ -121,7 +129,8 @@ class TestEnvelopeExamples:
             "ws_conn",
             "ws_conn",
         )
-        assert finding.id == "ws_conn_********_1757367656601_1_********"
+        assert finding.value == CONN_OTHER  # raw inside the process; sinks redact
+        assert shown(finding) == "ws_conn_********_1757367656601_1_********"
         assert report.isolation == [("connection_id", "breach")]
         assert report.violations == 1
 
@@ -160,7 +169,7 @@ class TestRulesThroughTheJudge:
         ]
         assert [f for f, _ in report.ids] == ["thread_id", "event_id"]  # non-strings are not IDs
         unknown = next(f for f in report.findings if f.rule == "unknown_format")
-        assert unknown.id == "aaaaaaaaa" and unknown.detail == "no_match"
+        assert shown(unknown) == "aaaaaaaaa" and unknown.detail == "no_match"
 
     def test_unexpected_type(self, judge):
         report = judge.check(agent_event(thread_id=RUN), NOW)
@@ -209,13 +218,14 @@ class TestRulesThroughTheJudge:
 
     def test_redact_modes(self, classifier):
         message = agent_event(connection_id=CONN_OTHER)
-        for mode, shown in [("hash", lambda s: s.startswith("h:")), ("none", lambda s: s == CONN_OTHER)]:
-            report = Judge(load_config(env={}), classifier, redact_mode=mode).check(message, NOW)
-            assert shown(report.findings[0].id)
+        for mode, expected in [("hash", lambda s: s.startswith("h:")), ("none", lambda s: s == CONN_OTHER)]:
+            engine = build_engine(load_config(env={}), redact=mode, classifier=classifier)
+            assert expected(engine.redactor.finding(engine.judge.check(message, NOW).findings[0])["id"])
         config = load_config(env={"ID_MONITOR_VIOLATIONS__REDACT": "none"})
-        assert Judge(config, classifier).check(message, NOW).findings[0].id == CONN_OTHER
+        engine = build_engine(config, classifier=classifier)
+        assert engine.redactor.finding(engine.judge.check(message, NOW).findings[0])["id"] == CONN_OTHER
         with pytest.raises(ValueError):
-            Judge(load_config(env={}), classifier, redact_mode="plain")
+            build_engine(load_config(env={}), redact="plain", classifier=classifier)
 
     def test_too_many_ids_is_a_counted_malformed_finding(self, classifier):
         config = Config(fields={"ids": FieldSpec(paths=["ids.*"])})
@@ -244,7 +254,7 @@ class TestOwnerCollision:
         seen = []
         for user in users + users:
             report = judge.check({"user_id": user, "thread_id": THREAD}, NOW)
-            seen.append([(f.rule, f.field, f.severity, f.id) for f in report.findings])
+            seen.append([(f.rule, f.field, f.severity, shown(f)) for f in report.findings])
         assert seen[0] == []
         assert seen[1] == [("owner_collision", "message", "warning", "aaaa_999")]
         assert seen[2] == [("owner_collision", "message", "warning", "aaaa_999")]
@@ -409,7 +419,7 @@ def test_any_message_gives_a_report_with_known_rules_and_fields(judge, message):
     for finding in report.findings:
         assert finding.rule in RULES and finding.field in labels
         assert finding.severity in ("violation", "warning")
-        assert finding.id is None or len(finding.id) < 120
+        assert shown(finding) is None or len(shown(finding)) < 120
     for name, info in report.ids:
         assert name in labels and info.status in ("target", "legacy", "unknown")
     assert all(outcome in ISOLATION_OUTCOMES for _, outcome in report.isolation)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from id_monitor.classify import Classifier
 from id_monitor.config import Config, FieldSpec, load_config
 from id_monitor.model import IdInfo
-from id_monitor.policy import Judge, Report
+from id_monitor.judge import Judge, Report
 from id_monitor.traffic import Mix, generate
 
 NOW = 1_757_930_000_000

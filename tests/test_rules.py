@@ -1,225 +1,206 @@
-"""Each policy rule on its own, with hand-built IdInfo values: fires, and does not fire."""
+"""Each policy rule unit on its own, with hand-built IdInfo values: its static guard (`applies`, per
+field and format) and its run-time behaviour (fires, and does not fire)."""
 
 from __future__ import annotations
 
 import pytest
 
-from id_monitor import rules
-from id_monitor.model import IdInfo
+from id_monitor.judge import rules
+from id_monitor.judge.rules import FieldPolicy, FormatFacts, Message
+from id_monitor.model import RULES, IdInfo
 
 CONN = "ws_conn_test_use_1757367656601_1_a2f73ae7"
 CONN_INFO = IdInfo("target", "ws_conn", "ws_conn", "test_use", 1757367656601, 1, parts={"hex": "a2f73ae7"})
 THREAD = "thread_session_1757373103822_2_1c69903f"
 MSG = "msg_user_test_use_1c69903f_1757373103900_3_0badc0de"
-MSG_INFO = IdInfo(
-    "target",
-    "msg",
-    "msg",
-    "test_use",
-    1757373103900,
-    3,
-    parts={"thread8": "1c69903f", "type": "user", "hex": "0badc0de"},
-)
+MSG_INFO = IdInfo("target", "msg", "msg", "test_use", 1757373103900, 3,
+                  parts={"thread8": "1c69903f", "type": "user", "hex": "0badc0de"})
 UUID = "87654321-8765-4321-cdef-876543210987"
-UUID_INFO = IdInfo("legacy", "uuid4", None)
+UUID_INFO = IdInfo("legacy", "uuid4", "uuid")
+NOW = 1757373200000
+
+THREAD_FACTS = FormatFacts("thread", "target", "thread", False, True, frozenset({"op", "ts", "counter", "hex"}))
+CONN_FACTS = FormatFacts("ws_conn", "target", "ws_conn", True, True, frozenset({"owner", "ts", "counter", "hex"}))
+MSG_FACTS = FormatFacts("msg", "target", "msg", True, True, frozenset({"type", "owner", "thread8", "ts", "hex"}))
+UUID_FACTS = FormatFacts("uuid4", "legacy", "uuid", False, False, frozenset({"uuid"}))
+BASE_FACTS = FormatFacts("base", "target", None, False, True, frozenset({"prefix", "ts", "counter", "hex"}))
+UNKNOWN_FACTS = FormatFacts.anything(None, "unknown")
+ANY_FIELD = FieldPolicy("f", None, "warning")
 
 
-def test_every_rule_has_a_default_severity_or_a_policy():
-    assert set(rules.RULES) == set(rules.DEFAULT_SEVERITY) | {"legacy_id"}
-    assert len(set(rules.RULES)) == len(rules.RULES)
+def message(values: dict | None = None, owner: str | None = "test_use", observed_ms: int = NOW) -> Message:
+    return Message(values or {}, owner, observed_ms)
+
+
+def test_every_rule_has_a_default_severity_or_a_policy() -> None:
+    assert set(RULES) == set(rules.DEFAULT_SEVERITY) | {"legacy_id"}
+    assert len(set(RULES)) == len(RULES)
 
 
 class TestUnknownFormat:
-    def test_fires_for_unknown_with_reason(self):
-        f = rules.unknown_format(
-            "thread_id", "undefined", IdInfo("unknown", reason="no_match"), "violation", "mask"
-        )
-        assert (f.rule, f.field, f.severity, f.detail) == (
-            "unknown_format",
-            "thread_id",
-            "violation",
-            "no_match",
-        )
-        assert f.id == "aaaaaaaaa"  # masked by default, shape only
+    unit = rules.UnknownFormat("violation")
 
-    @pytest.mark.parametrize("info", [CONN_INFO, UUID_INFO])
-    def test_silent_for_known_formats(self, info):
-        assert rules.unknown_format("f", "x", info, "violation", "mask") is None
+    def test_applies_only_to_unknown_ids(self) -> None:
+        assert self.unit.applies(ANY_FIELD, UNKNOWN_FACTS)
+        assert not any(self.unit.applies(ANY_FIELD, f) for f in (CONN_FACTS, UUID_FACTS, BASE_FACTS))
+
+    def test_fires_with_the_reason_and_the_raw_value(self) -> None:
+        m = message()
+        self.unit(m, "thread_id", "undefined", IdInfo("unknown", reason="no_match"))
+        (f,) = m.findings
+        assert (f.rule, f.field, f.severity, f.value, f.detail) == (
+            "unknown_format", "thread_id", "violation", "undefined", "no_match")
 
 
 class TestUnexpectedType:
-    def test_fires_for_other_id_type(self):
-        run = IdInfo("target", "run", "run", None, 1757373103822, 2)
-        f = rules.unexpected_type(
-            "thread_id",
-            "run_chat_1757373103822_2_1c69903f",
-            run,
-            "violation",
-            "mask",
-            rules.type_matcher(["thread"]),
-        )
-        assert f is not None and f.rule == "unexpected_type" and f.id_type == "run" and f.format == "run"
-        assert "thread" in f.detail
+    accepts = rules.type_matcher(["thread", "evt_*"])
+    unit = rules.UnexpectedType("violation", accepts, frozenset({"uuid"}))
+    field = FieldPolicy("thread_id", accepts, "warning")
 
-    def test_silent_for_expected_type_and_prefix_pattern(self):
-        accepts = rules.type_matcher(["thread", "evt_*"])
-        thread = IdInfo("target", "thread", "thread")
-        event = IdInfo("target", "base", "evt_agent_started")
-        assert rules.unexpected_type("f", THREAD, thread, "violation", "mask", accepts) is None
-        assert rules.unexpected_type("f", "evt_x", event, "violation", "mask", accepts) is None
+    def test_a_fixed_type_is_decided_once(self) -> None:
+        assert not self.unit.applies(self.field, THREAD_FACTS)  # expected
+        assert self.unit.applies(self.field, CONN_FACTS)  # wrong type, always
+        assert not self.unit.applies(self.field, UUID_FACTS)  # shape only: legacy_id speaks for it
+        assert not self.unit.applies(self.field, UNKNOWN_FACTS)
 
-    def test_silent_without_expectation_or_type(self):
-        run = IdInfo("target", "run", "run")
-        assert rules.unexpected_type("f", "r", run, "violation", "mask", None) is None
-        # a legacy uuid has no id_type: legacy_id speaks for it, not unexpected_type
-        assert (
-            rules.unexpected_type("f", UUID, UUID_INFO, "violation", "mask", rules.type_matcher(["thread"]))
-            is None
-        )
+    def test_only_the_field_it_was_built_for(self) -> None:
+        other = FieldPolicy("run_id", rules.type_matcher(["run"]), "warning")
+        assert not self.unit.applies(other, CONN_FACTS)
 
-    def test_silent_for_unknown(self):
-        info = IdInfo("unknown", reason="no_match")
-        assert (
-            rules.unexpected_type("f", "x", info, "violation", "mask", rules.type_matcher(["thread"])) is None
-        )
+    def test_a_type_taken_from_the_id_is_judged_per_id(self) -> None:
+        assert self.unit.applies(self.field, BASE_FACTS)
+        m = message()
+        self.unit(m, "thread_id", "evt_agent_started_1_2_abcd1234", IdInfo("target", "base", "evt_agent_started"))
+        assert m.findings == []
+        self.unit(m, "thread_id", "run_chat_1_2_abcd1234", IdInfo("target", "base", "run"))
+        (f,) = m.findings
+        assert (f.rule, f.detail) == ("unexpected_type", "expected thread, evt_*")
+
+    def test_silent_without_a_type(self) -> None:
+        m = message()
+        self.unit(m, "thread_id", "x", IdInfo("target", "base", None))
+        assert m.findings == []
 
 
 class TestLegacyId:
-    @pytest.mark.parametrize("policy,severity", [("warn", "warning"), ("violation", "violation")])
-    def test_severity_follows_policy(self, policy, severity):
-        f = rules.legacy_id("thread_id", UUID, UUID_INFO, rules.LEGACY_SEVERITY[policy], "mask")
-        assert f is not None and f.severity == severity and f.format == "uuid4"
-        assert f.id == "********-****-****-****-************"
+    @pytest.mark.parametrize("level", ["warning", "violation"])
+    def test_applies_to_legacy_ids_of_fields_with_that_policy(self, level: str) -> None:
+        unit = rules.LegacyId(level)
+        assert unit.applies(FieldPolicy("f", None, level), UUID_FACTS)
+        assert not unit.applies(FieldPolicy("f", None, "violation" if level == "warning" else "warning"), UUID_FACTS)
+        assert not unit.applies(FieldPolicy("f", None, None), UUID_FACTS)  # allow
+        assert not unit.applies(FieldPolicy("f", None, level), THREAD_FACTS)
 
-    def test_allow_means_no_finding(self):
-        assert rules.legacy_id("thread_id", UUID, UUID_INFO, rules.LEGACY_SEVERITY["allow"], "mask") is None
-
-    def test_silent_for_target(self):
-        assert rules.legacy_id("c", CONN, CONN_INFO, "warning", "mask") is None
+    def test_fires_with_its_severity(self) -> None:
+        m = message()
+        rules.LegacyId("violation")(m, "run_id", UUID, UUID_INFO)
+        assert [(f.rule, f.severity, f.value) for f in m.findings] == [("legacy_id", "violation", UUID)]
 
 
 class TestIsolationBreach:
-    def test_breach_when_owner_differs(self):
-        outcome, f = rules.isolation_breach("connection_id", CONN, CONN_INFO, "violation", "mask", "other_us")
-        assert outcome == "breach"
-        assert f.rule == "isolation_breach" and f.field == "connection_id" and f.id_type == "ws_conn"
-        assert "test_use" not in f.id  # the owner is never shown
+    unit = rules.IsolationBreach("violation")
 
-    def test_match_when_owner_equal(self):
-        assert rules.isolation_breach("c", CONN, CONN_INFO, "violation", "mask", "test_use") == (
-            "match",
-            None,
-        )
+    def test_applies_to_owner_bearing_formats_only(self) -> None:
+        assert self.unit.applies(ANY_FIELD, CONN_FACTS)
+        assert not self.unit.applies(ANY_FIELD, THREAD_FACTS)
+        assert not self.unit.applies(ANY_FIELD, UNKNOWN_FACTS)
 
-    def test_no_owner_is_its_own_outcome(self):
-        assert rules.isolation_breach("c", CONN, CONN_INFO, "violation", "mask", None) == ("no_owner", None)
+    def test_breach_when_the_owner_differs(self) -> None:
+        m = message(owner="other_us")
+        self.unit(m, "connection_id", CONN, CONN_INFO)
+        assert m.isolation == [("connection_id", "breach")]
+        assert [(f.rule, f.detail) for f in m.findings] == [("isolation_breach", "owner differs from message user")]
 
-    def test_not_owner_bearing(self):
-        thread = IdInfo("target", "thread", "thread", None, 1757373103822, 2)
-        assert rules.isolation_breach("t", THREAD, thread, "violation", "mask", "test_use") == ("", None)
+    def test_match_when_the_owner_is_the_same(self) -> None:
+        m = message(owner="test_use")
+        self.unit(m, "connection_id", CONN, CONN_INFO)
+        assert m.isolation == [("connection_id", "match")] and m.findings == []
+
+    def test_no_owner_is_its_own_outcome(self) -> None:
+        m = message(owner=None)
+        self.unit(m, "connection_id", CONN, CONN_INFO)
+        assert m.isolation == [("connection_id", "no_owner")] and m.findings == []
+
+    def test_an_id_without_its_owner_part_says_nothing(self) -> None:
+        m = message()
+        self.unit(m, "connection_id", "x", CONN_INFO._replace(owner=None))
+        assert m.isolation == [] and m.findings == []
 
 
 class TestMismatchedReference:
-    def test_fires_when_thread_tail_differs(self):
-        f = rules.mismatched_reference(
-            "message_id",
-            MSG,
-            MSG_INFO,
-            "violation",
-            "mask",
-            "thread8",
-            "thread_id",
-            ["thread_session_1757373103822_2_deadbeef"],
-        )
-        assert f is not None and f.rule == "mismatched_reference" and "thread_id" in f.detail
+    unit = rules.MismatchedReference("violation", [("thread8", "thread_id"), ("agent8", "agent_id")])
 
-    def test_silent_when_tail_matches_any_value(self):
-        values = ["thread_session_1757373103822_2_deadbeef", THREAD]
-        assert (
-            rules.mismatched_reference(
-                "m", MSG, MSG_INFO, "violation", "mask", "thread8", "thread_id", values
-            )
-            is None
-        )
+    def test_applies_to_formats_that_may_carry_a_reference(self) -> None:
+        assert self.unit.applies(ANY_FIELD, MSG_FACTS)
+        assert not self.unit.applies(ANY_FIELD, CONN_FACTS)
+        assert self.unit.applies(ANY_FIELD, FormatFacts.anything("x", "target"))  # parts unknown
 
-    def test_silent_without_referenced_field_or_part(self):
-        assert (
-            rules.mismatched_reference("m", MSG, MSG_INFO, "violation", "mask", "thread8", "thread_id", None)
-            is None
-        )
-        assert (
-            rules.mismatched_reference(
-                "m",
-                MSG,
-                MSG_INFO,
-                "violation",
-                "mask",
-                "agent8",
-                "agent_id",
-                ["agent_supervisor_test_use_1757929406592_2_a13ac404"],
-            )
-            is None
-        )
-        # a non-string referenced value cannot be compared (not_a_string reports it)
-        assert (
-            rules.mismatched_reference("m", MSG, MSG_INFO, "violation", "mask", "thread8", "thread_id", [42])
-            is None
-        )
+    def test_fires_when_the_thread_tail_differs(self) -> None:
+        m = message({"thread_id": ["thread_session_1757373103822_2_ffffffff"]})
+        self.unit(m, "message_id", MSG, MSG_INFO)
+        assert [(f.rule, f.detail) for f in m.findings] == [("mismatched_reference", "thread8 does not match thread_id")]
 
-    def test_tool_agent8_against_agent(self):
-        tool = IdInfo(
-            "target", "tool", "tool", None, 1757929406600, 4, parts={"name": "search", "agent8": "a13ac404"}
-        )
-        ok = ["agent_supervisor_test_use_1757929406592_2_a13ac404"]
-        bad = ["agent_supervisor_test_use_1757929406592_2_ffffffff"]
-        value = "tool_search_a13ac404_1757929406600_4_00ff00ff"
-        assert (
-            rules.mismatched_reference("tool_id", value, tool, "violation", "mask", "agent8", "agent_id", ok)
-            is None
-        )
-        assert (
-            rules.mismatched_reference(
-                "tool_id", value, tool, "violation", "mask", "agent8", "agent_id", bad
-            ).rule
-            == "mismatched_reference"
-        )
+    def test_silent_when_the_tail_matches_any_referenced_value(self) -> None:
+        m = message({"thread_id": ["thread_a_1_1_00000000", THREAD]})
+        self.unit(m, "message_id", MSG, MSG_INFO)
+        assert m.findings == []
+
+    def test_silent_without_the_referenced_field_or_the_part(self) -> None:
+        m = message({})
+        self.unit(m, "message_id", MSG, MSG_INFO)
+        self.unit(message({"thread_id": [THREAD]}), "connection_id", CONN, CONN_INFO)
+        assert m.findings == []
 
 
 class TestTimestampSkew:
-    TS = 1_757_000_000_000
-    INFO = IdInfo("target", "thread", "thread", None, TS, 1)
-    HOUR = 3_600_000
-    YEAR = 365 * 24 * HOUR
+    unit = rules.TimestampSkew("warning", max_future_ms=60_000, max_age_ms=3_600_000)
 
-    def check(self, observed):
-        return rules.timestamp_skew("t", "x", self.INFO, "warning", "mask", observed, self.HOUR, self.YEAR)
+    def test_applies_to_timestamped_formats(self) -> None:
+        assert self.unit.applies(ANY_FIELD, THREAD_FACTS)
+        assert not self.unit.applies(ANY_FIELD, UUID_FACTS)
 
-    def test_future_beyond_skew(self):
-        f = self.check(self.TS - self.HOUR - 1)
-        assert f is not None and f.detail == "future" and f.severity == "warning"
+    @pytest.mark.parametrize("delta, detail", [(60_001, "future"), (-3_600_001, "too_old")])
+    def test_fires_outside_the_window(self, delta: int, detail: str) -> None:
+        m = message()
+        self.unit(m, "thread_id", THREAD, IdInfo("target", "thread", "thread", timestamp_ms=NOW + delta))
+        assert [(f.rule, f.detail) for f in m.findings] == [("timestamp_skew", detail)]
 
-    def test_too_old(self):
-        assert self.check(self.TS + self.YEAR + 1).detail == "too_old"
-
-    @pytest.mark.parametrize("delta", [0, -3_600_000, 1000, 365 * 24 * 3_600_000])
-    def test_within_bounds(self, delta):
-        assert self.check(self.TS + delta) is None
-
-    def test_no_timestamp(self):
-        info = IdInfo("target", "manager", "user", None, None, 1)
-        assert rules.timestamp_skew("t", "x", info, "warning", "mask", 0, 0, 0) is None
+    @pytest.mark.parametrize("delta", [0, 60_000, -3_600_000])
+    def test_silent_within_the_window_or_without_a_timestamp(self, delta: int) -> None:
+        m = message()
+        self.unit(m, "thread_id", THREAD, IdInfo("target", "thread", "thread", timestamp_ms=NOW + delta))
+        self.unit(m, "thread_id", THREAD, IdInfo("target", "thread", "thread"))
+        assert m.findings == []
 
 
-def test_missing_not_a_string_malformed_and_collision_findings():
-    assert rules.missing_id("thread_id", "violation").rule == "missing_id"
-    nas = rules.not_a_string("thread_id", {"secret": "v"}, "violation")
-    assert nas.id == "<object>" and "secret" not in repr(nas)
-    assert rules.malformed("not_json", "violation").field == rules.MESSAGE_FIELD
-    col = rules.owner_collision("user_175", 3, "warning", "mask")
-    assert col.rule == "owner_collision" and col.id == "aaaa_999" and "3" in col.detail
+def test_missing_id_always_and_by_message_type() -> None:
+    unit = rules.MissingId("violation", ("thread_id",), (("connection_id", rules.TypeMatcher(["connection_*"])),))
+    m = message({"thread_id": [THREAD]})
+    unit(m, "agent_started")
+    assert m.findings == []
+    unit(m, "connection_established")
+    assert [(f.rule, f.field) for f in m.findings] == [("missing_id", "connection_id")]
+    m = message({})
+    unit(m, None)
+    assert [(f.rule, f.field) for f in m.findings] == [("missing_id", "thread_id")]
 
 
-def test_type_matcher_none_for_empty_expect():
+def test_the_message_type_memo_is_bounded() -> None:
+    unit = rules.MissingId("violation", (), (("connection_id", rules.TypeMatcher(["c*"])),))
+    for i in range(5000):
+        unit(message({}), f"type-{i}")
+    assert len(unit.required_for) <= 1024
+
+
+def test_not_a_string_malformed_and_collision_findings() -> None:
+    assert rules.not_a_string("run_id", 12345, "violation").value == 12345
+    assert (rules.malformed("not_json", "violation").field, rules.malformed("not_json", "violation").detail) == (
+        "message", "not_json")
+    collision = rules.owner_collision("user_175", 3, "warning")
+    assert (collision.rule, collision.value, collision.detail) == ("owner_collision", "user_175", "3 owners share this prefix")
+
+
+def test_type_matcher() -> None:
     assert rules.type_matcher([]) is None
-    m = rules.type_matcher(["evt_*"])
-    assert m("evt_x") and not m("event") and not m(None)
+    m = rules.type_matcher(["evt_*", "thread"])
+    assert m("evt_agent_started") and m("thread") and not m("run") and not m(None)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from id_monitor.scan.config import DEFAULT_EXCLUDE, ConfigError, Overrides, load_config
+from id_monitor.scan.config import DEFAULT_EXCLUDE, ScanConfigError, Overrides, load_scan_config
 from id_monitor.scan.paths import GlobSet, matches, service_for
 from id_monitor.scan.runner import run_scan
 
@@ -54,7 +54,7 @@ def test_service_map_first_match_then_first_directory() -> None:
 
 
 def test_sample_tree_grouping_from_pyproject() -> None:
-    config = load_config(SAMPLE)
+    config = load_scan_config(SAMPLE)
     assert config.source.endswith("sample/pyproject.toml")
     result = run_scan([SAMPLE], SAMPLE, config, jobs=1)
     services = result.services
@@ -75,7 +75,7 @@ def test_sample_tree_grouping_from_pyproject() -> None:
 
 def test_cli_overrides_extend_the_file(tmp_path: Path) -> None:
     shutil.copytree(SAMPLE, tmp_path / "repo")
-    config = load_config(tmp_path / "repo", overrides=Overrides(
+    config = load_scan_config(tmp_path / "repo", overrides=Overrides(
         extra_targets=("app.ids.make",), services=("api/**=edge",), test_globs=("*_spec.py",),
         allow_globs=("api/legacy.py",), exclude_globs=("generated/",), max_file_bytes=123))
     assert config.targets.names == {"uuid.uuid4", "secrets.token_hex", "app.ids.make"}
@@ -89,7 +89,7 @@ def test_cli_overrides_extend_the_file(tmp_path: Path) -> None:
 def test_dedicated_config_file_with_top_level_keys(tmp_path: Path) -> None:
     config_file = tmp_path / "scan.toml"
     config_file.write_text('targets = ["secrets.token_hex"]\ntest = ["spec/"]\nexclude = []\n')
-    config = load_config(tmp_path, config_file)
+    config = load_scan_config(tmp_path, config_file)
     assert config.targets.names == {"secrets.token_hex"}
     assert config.test_globs == ("spec/",)
     assert config.exclude_globs == ()
@@ -106,13 +106,13 @@ def test_dedicated_config_file_with_top_level_keys(tmp_path: Path) -> None:
 )
 def test_config_errors_say_where_and_why(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "pyproject.toml").write_text(text)
-    with pytest.raises(ConfigError, match=message):
-        load_config(tmp_path)
+    with pytest.raises(ScanConfigError, match=message):
+        load_scan_config(tmp_path)
 
 
 def test_bad_service_flag(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="GLOB=NAME"):
-        load_config(tmp_path, overrides=Overrides(services=("billing",)))
+    with pytest.raises(ScanConfigError, match="GLOB=NAME"):
+        load_scan_config(tmp_path, overrides=Overrides(services=("billing",)))
 
 
 def test_excluded_directories_are_not_walked(tmp_path: Path) -> None:
@@ -120,6 +120,6 @@ def test_excluded_directories_are_not_walked(tmp_path: Path) -> None:
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("import uuid\nuuid.uuid4()\n")
-    config = load_config(tmp_path, overrides=Overrides(exclude_globs=("generated/",)))
+    config = load_scan_config(tmp_path, overrides=Overrides(exclude_globs=("generated/",)))
     result = run_scan([tmp_path], tmp_path, config, jobs=1)
     assert [f.path for f in result.files] == ["svc/app.py"]

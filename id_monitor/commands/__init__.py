@@ -1,1 +1,1 @@
-"""One module per `id-monitor` subcommand; each registers itself on `id_monitor.cli.app`."""
+"""One module per `id-monitor` subcommand; each registers itself on `commands.app.app`."""

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from id_monitor.cli import app
+from id_monitor.commands.app import app
 
 if TYPE_CHECKING:
+    from id_monitor.judge import Report
     from id_monitor.model import Finding
-    from id_monitor.policy import Report
+    from id_monitor.pipeline import Engine
 
 _HELP = """Judge a file of messages (JSON Lines, or a JSON array) against the ID policy.
 
@@ -125,22 +126,22 @@ def check(
     ] = None,
 ) -> None:
     from id_monitor.config import ConfigError, load_config
-    from id_monitor.policy import Judge
-    from id_monitor.redact import REDACT_MODES
+    from id_monitor.pipeline import build_engine
     from id_monitor.schema import SchemaError
+    from id_monitor.sinks.redact import REDACT_MODES
 
     if redact_mode is not None and redact_mode not in REDACT_MODES:
         _fail(f"--redact must be one of {', '.join(REDACT_MODES)}, got {redact_mode!r}")
     observed_ms = _observation_time(now)
     try:
         config = load_config(config_path)
-        judge = Judge(config, redact_mode=redact_mode)
+        engine = build_engine(config, redact=redact_mode)
     except (ConfigError, SchemaError) as exc:
         _fail(str(exc))
     stream = _open(path)
     summary = Summary(show=show)
     try:
-        _run(judge, stream, summary, observed_ms, as_json)
+        _run(engine, stream, summary, observed_ms, as_json)
     except BrokenPipeError:  # `| head`: the reader left, nothing more to say
         sys.stderr.close()
         raise typer.Exit(1 if summary.violations else 0) from None
@@ -150,7 +151,7 @@ def check(
         if stream is not sys.stdin.buffer:
             stream.close()
     if not as_json:
-        _print_summary(summary, judge, path)
+        _print_summary(summary, engine, path)
     raise typer.Exit(1 if summary.violations else 0)
 
 
@@ -186,52 +187,32 @@ def _open(path: str) -> BinaryIO:
     raise AssertionError("unreachable")
 
 
-def _run(judge: object, stream: BinaryIO, summary: Summary, observed_ms: int, as_json: bool) -> None:
+def _run(engine: Engine, stream: BinaryIO, summary: Summary, observed_ms: int, as_json: bool) -> None:
     import orjson
 
-    from id_monitor.extract import MalformedMessage, decode_message
-    from id_monitor.reader import read_records
+    from id_monitor.pipeline import Checker
+    from id_monitor.sources.records import read_records
 
-    limits = judge.config.limits  # type: ignore[attr-defined]
-    max_bytes, max_depth = limits.max_message_bytes, limits.max_depth
-    check, malformed = judge.check, judge.malformed  # type: ignore[attr-defined]
+    checker = Checker(engine)
+    check, malformed = checker.check_message, engine.judge.malformed
+    finding_dict = engine.redactor.finding
     write = sys.stdout.buffer.write if as_json else None
-    for line, raw, problem in read_records(stream, max_bytes):
-        unreadable = True
-        if raw is None:
-            report = malformed(problem or "not_json")
-        else:
-            try:
-                message = decode_message(raw, max_bytes, max_depth)
-            except MalformedMessage as exc:
-                report = malformed(exc.reason)
-            else:
-                report = check(message, observed_ms)
-                unreadable = False
-        summary.add(line, report, unreadable)
+    for line, raw, problem in read_records(stream, engine.config.limits.max_message_bytes):
+        report, readable = (malformed(problem or "not_json"), False) if raw is None else check(raw, observed_ms)
+        summary.add(line, report, not readable)
         if write is not None:
-            for f in report.findings:
-                record = {
-                    "line": line,
-                    "rule": f.rule,
-                    "field": f.field,
-                    "severity": f.severity,
-                    "format": f.format,
-                    "id_type": f.id_type,
-                    "id": f.id,
-                    "detail": f.detail,
-                }
-                write(orjson.dumps(record) + b"\n")
+            for finding in report.findings:
+                write(orjson.dumps({"line": line, **finding_dict(finding)}) + b"\n")
     if write is not None:
         sys.stdout.flush()
 
 
-def _print_summary(summary: Summary, judge: object, path: str) -> None:
+def _print_summary(summary: Summary, engine: Engine, path: str) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    from id_monitor.redact import redact, shape
+    from id_monitor.sinks.redact import redact, shape
 
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -269,7 +250,8 @@ def _print_summary(summary: Summary, judge: object, path: str) -> None:
         table.add_column("field")
         for column in ("IDs", "target", "legacy", "unknown", "migrated"):
             table.add_column(column, justify="right")
-        for name in [*judge.config.fields, *sorted(set(summary.per_field) - set(judge.config.fields))]:  # type: ignore[attr-defined]
+        fields = engine.config.fields
+        for name in [*fields, *sorted(set(summary.per_field) - set(fields))]:
             counts = summary.per_field.get(name)
             if not counts:
                 continue
@@ -290,10 +272,10 @@ def _print_summary(summary: Summary, judge: object, path: str) -> None:
             f"Isolation: {iso['match']} owner-bearing IDs matched their message's user, "
             f"{iso['breach']} breaches, {iso['no_owner']} not judged (message without a user)"
         )
-    owners = judge.owners  # type: ignore[attr-defined]
+    owners = engine.judge.owners
     if owners is not None and owners.collisions():
         collisions = owners.collisions()
-        mode = judge.redact_mode  # type: ignore[attr-defined]
+        mode = engine.redactor.mode
         shown = ", ".join(
             f"{escape(shape(c.prefix) if mode == 'mask' else redact(c.prefix, mode))} "
             f"({c.distinct_owners}{'+' if c.capped else ''} users)"
@@ -321,16 +303,17 @@ def _print_summary(summary: Summary, judge: object, path: str) -> None:
                 overflow="fold",
                 no_wrap=column != "id",
             )
-        for line, f in first:
+        for line, finding in first:
+            f = engine.redactor.finding(finding)
             table.add_row(
                 str(line),
-                f.rule,
-                escape(f.field),
-                f.severity,
-                escape(f.format or ""),
-                escape(f.id_type or ""),
-                escape(f.id or ""),
-                escape(f.detail or ""),
+                f["rule"],
+                escape(f["field"]),
+                f["severity"],
+                escape(f["format"] or ""),
+                escape(f["id_type"] or ""),
+                escape(f["id"] or ""),
+                escape(f["detail"] or ""),
             )
         console.print(table)
     elif not summary.findings:

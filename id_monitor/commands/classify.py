@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from id_monitor.cli import app
+from id_monitor.commands.app import app
 
 _HELP = """Classify IDs against a schema: status (target, legacy, unknown), format, id_type, owner,
 embedded timestamp and counter.

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import typer
 
-from id_monitor.cli import app
+from id_monitor.commands.app import app
 
 
 @app.command(
@@ -86,7 +86,7 @@ def demo(
     reader.close()
     summarise(console, agent.metrics.registry.collect(), elapsed)
     if linger and url is not None:
-        from id_monitor.health import HealthServer
+        from id_monitor.agent.health import HealthServer
 
         server = HealthServer(listen, agent.metrics.registry, lambda: (True, "demo finished")).start()
         console.print(f"still serving {url}/metrics for {linger:g} s (Ctrl-C to stop)")

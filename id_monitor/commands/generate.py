@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from id_monitor.cli import app
+from id_monitor.commands.app import app
 
 
 @app.command(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from id_monitor.cli import app
+from id_monitor.commands.app import app
 
 EXIT_RATCHET = 1
 EXIT_USAGE = 2
@@ -55,7 +55,7 @@ def scan(
 
     from id_monitor.scan.baseline import BaselineError, compare, read_baseline
     from id_monitor.scan.baseline import write_baseline as save_baseline
-    from id_monitor.scan.config import ConfigError, Overrides, load_config
+    from id_monitor.scan.config import ScanConfigError, Overrides, load_scan_config
     from id_monitor.scan.runner import run_scan
 
     if as_json and as_sarif:
@@ -69,9 +69,9 @@ def scan(
     root = paths[0] if len(paths) == 1 and paths[0].is_dir() else Path(".")
     overrides = Overrides(tuple(targets), tuple(services), tuple(tests), tuple(allow), tuple(exclude), max_file_bytes)
     try:
-        config = load_config(root, config_file, overrides)
+        config = load_scan_config(root, config_file, overrides)
         saved = read_baseline(baseline) if baseline is not None else None
-    except (ConfigError, BaselineError) as exc:
+    except (ScanConfigError, BaselineError) as exc:
         raise _usage(str(exc)) from None
 
     stderr = Console(stderr=True)

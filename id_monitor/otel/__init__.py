@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from id_monitor.otel.fastapi import IdHttpLayer, RequestCheck, instrument_app, uninstrument_app
     from id_monitor.otel.processor import IdSpanProcessor
-    from id_monitor.otel.settings import HttpSpec
+    from id_monitor.config.http import HttpSpec
 
 __all__ = [
     "HttpSpec",
@@ -32,7 +32,7 @@ _WHERE = {
     "uninstrument_app": "id_monitor.otel.fastapi",
     "IdHttpLayer": "id_monitor.otel.fastapi",
     "RequestCheck": "id_monitor.otel.fastapi",
-    "HttpSpec": "id_monitor.otel.settings",
+    "HttpSpec": "id_monitor.config.http",
 }
 
 

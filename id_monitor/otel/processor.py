@@ -22,17 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import SpanProcessor
 
-from id_monitor.otel.attributes import FINDINGS_KEY, exemplar_of, id_attributes, rule_names, worst_by_field
-from id_monitor.otel.engine import Engine
+from id_monitor.classify import BoundedCache
+from id_monitor.pipeline import Engine, build_engine
+from id_monitor.sinks.spans import FINDINGS_KEY, exemplar_of, id_attributes, rule_names, worst_by_field
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import ReadableSpan, Span
 
-    from id_monitor.config import Config
-    from id_monitor.metrics import IdMetrics
-    from id_monitor.otel.settings import HttpSpec
-    from id_monitor.policy import Judge, Report
+    from id_monitor.config import Config, HttpSpec
+    from id_monitor.judge import Report
+    from id_monitor.sinks.metrics import IdMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -82,20 +82,27 @@ class IdSpanProcessor(SpanProcessor):
         self,
         config: Config | None = None,
         *,
-        judge: Judge | None = None,
+        engine: Engine | None = None,
         metrics: IdMetrics | None = None,
         settings: HttpSpec | None = None,
         cache_size: int = 4096,
         reuse_ms: int = 60_000,
     ) -> None:
-        engine = Engine(config, judge=judge, track_owners=False)
+        if engine is None:
+            if config is None:
+                from id_monitor.config import load_config
+
+                config = load_config()
+            engine = build_engine(config, track_owners=False)
+        self.engine = engine
         self._judge = engine.judge
         self._classifier = engine.classifier
-        self.settings = settings if settings is not None else engine.settings
+        self._redactor = engine.redactor
+        self.settings = settings if settings is not None else engine.config.http
         self.metrics = metrics
         self.internal_errors = 0
-        self._cache: dict[tuple[Any, ...], _Entry] = {}
-        self._cache_size = max(1, cache_size)
+        # First in, first out: a hot combination stays while it keeps being reused.
+        self._cache: BoundedCache[tuple[Any, ...], _Entry] = BoundedCache(max(1, cache_size), "fifo")
         self._reuse_ns = reuse_ms * 1_000_000
         pairs = list(self.settings.span_attributes.items())
         owner_key = self.settings.span_owner_attribute
@@ -109,8 +116,8 @@ class IdSpanProcessor(SpanProcessor):
         self._owner_index = keys.index(owner_key) if owner_key else -1
         # One string longer than any ID stands in for every over-long value: same verdict
         # (too_long), and the cache never holds a hostile megabyte string.
-        self._max_length = engine.max_id_length
-        self._too_long = "\x00" * (engine.max_id_length + 1)
+        self._max_length = engine.config.limits.max_id_length
+        self._too_long = "\x00" * (self._max_length + 1)
 
     # -- SpanProcessor ----------------------------------------------------------------------
 
@@ -181,7 +188,7 @@ class IdSpanProcessor(SpanProcessor):
         entry = self._cache.get(key)
         if entry is None or not entry.fresh_from <= start_ns <= entry.fresh_until:
             entry = self._evaluate(key, start_ns)
-            self._remember(key, entry)
+            self._cache.offer(key, entry)
         return entry
 
     def _evaluate(self, values: tuple[Any, ...], start_ns: int) -> _Entry:
@@ -201,17 +208,8 @@ class IdSpanProcessor(SpanProcessor):
         attributes: dict[str, Any] = {}
         for field, value in by_field.items():
             info = worst.get(field) or self._classifier.classify(value)
-            attributes.update(id_attributes(field, info))
+            attributes.update(id_attributes(field, info, self._redactor))
         rules = rule_names(report.findings)
         if rules:
             attributes[FINDINGS_KEY] = rules
         return _Entry(attributes, report, start_ns, self._reuse_ns)
-
-    def _remember(self, key: tuple[Any, ...], entry: _Entry) -> None:
-        cache = self._cache
-        if len(cache) >= self._cache_size and key not in cache:
-            try:
-                del cache[next(iter(cache))]
-            except (KeyError, RuntimeError, StopIteration):  # another thread got there first
-                cache.clear()
-        cache[key] = entry

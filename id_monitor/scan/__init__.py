@@ -6,9 +6,9 @@ Prometheus textfile). `run_scan` is the entry point for programs; the CLI is a t
 `id_monitor.scan.detect.detect(data, targets)` analyses one source in memory.
 """
 
-from id_monitor.scan.config import ScanConfig, load_config
+from id_monitor.scan.config import ScanConfig, load_scan_config
 from id_monitor.scan.detect import Site
 from id_monitor.scan.runner import run_scan
 from id_monitor.scan.targets import Targets
 
-__all__ = ["ScanConfig", "Site", "Targets", "load_config", "run_scan"]
+__all__ = ["ScanConfig", "Site", "Targets", "load_scan_config", "run_scan"]

@@ -25,7 +25,7 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
 DEFAULT_MAX_FILE_BYTES = 2_000_000
 
 
-class ConfigError(ValueError):
+class ScanConfigError(ValueError):
     """The configuration cannot be used; the message says where and why."""
 
 
@@ -65,24 +65,24 @@ class Overrides:
     max_file_bytes: int | None = None
 
 
-def load_config(root: Path, config_file: Path | None = None, overrides: Overrides = Overrides()) -> ScanConfig:
+def load_scan_config(root: Path, config_file: Path | None = None, overrides: Overrides = Overrides()) -> ScanConfig:
     table, source = _read_table(root, config_file)
     try:
         parsed = _Table.model_validate(table)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{source}: [tool.id-monitor.scan] {problems}") from None
+        raise ScanConfigError(f"{source}: [tool.id-monitor.scan] {problems}") from None
     services = list(parsed.services.items())
     for item in overrides.services:
         pattern, sep, name = item.partition("=")
         if not sep or not pattern or not name:
-            raise ConfigError(f"--service {item!r}: expected GLOB=NAME, e.g. 'services/billing/**=billing'")
+            raise ScanConfigError(f"--service {item!r}: expected GLOB=NAME, e.g. 'services/billing/**=billing'")
         services.insert(0, (pattern, name))  # flags win over the file
     try:
         targets = Targets.of(parsed.targets if parsed.targets is not None else list(DEFAULT_TARGETS),
                              [*parsed.extra_targets, *overrides.extra_targets])
     except TargetError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise ScanConfigError(f"{source}: {exc}") from None
     exclude = tuple(parsed.exclude) if parsed.exclude is not None else DEFAULT_EXCLUDE
     return ScanConfig(
         targets=targets,
@@ -106,9 +106,9 @@ def _read_table(root: Path, config_file: Path | None) -> tuple[dict, str]:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config {path}: {exc}") from None
+        raise ScanConfigError(f"cannot read config {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ScanConfigError(f"{path}: not valid TOML: {exc}") from None
     table = document.get("tool", {}).get("id-monitor", {}).get("scan")
     if table is None and explicit:
         # A dedicated file may hold the keys at top level.
@@ -116,5 +116,5 @@ def _read_table(root: Path, config_file: Path | None) -> tuple[dict, str]:
     if table is None:
         return {}, "defaults"
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [tool.id-monitor.scan] must be a table")
+        raise ScanConfigError(f"{path}: [tool.id-monitor.scan] must be a table")
     return table, str(path)

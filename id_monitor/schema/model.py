@@ -8,13 +8,9 @@ rendering both work on variants; results always name the format.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from id_monitor.schema.segments import Literal, Segment
-
-if TYPE_CHECKING:
-    from id_monitor.schema.compiler import Matcher
+from id_monitor.schema.segments import Enum, Literal, Segment
 
 STATUSES = ("target", "legacy")
 
@@ -80,8 +76,6 @@ class Variant:
             if "_" in first.text:
                 return frozenset([first.text.split("_", 1)[0]])
             return None
-        from id_monitor.schema.segments import Enum
-
         if isinstance(first, Enum) and len(self.segments) > 1:
             nxt = self.segments[1]
             if (isinstance(nxt, Literal) and nxt.text.startswith("_")
@@ -116,6 +110,29 @@ class Format:
     def segment_names(self) -> frozenset[str]:
         return frozenset().union(*(v.names for v in self.variants))
 
+    def render(self, values: dict[str, Any]) -> str:
+        """Build an ID of this format from `values` keyed by segment name: the inverse of matching,
+        so tests and the traffic generator build IDs with the very templates the classifier reads.
+
+        The variant chosen is the one whose segment names equal the names given (values of None
+        count as not given), so rendering `tool` with `agent8` includes the optional agent part and
+        leaving it out omits it. `timestamp_ms` is accepted for the timestamp segment.
+        """
+        given = {k: v for k, v in values.items() if v is not None}
+        if "timestamp_ms" in given:
+            ts_names = {s.name for v in self.variants for s in v.segments if s.role == "timestamp"}
+            if len(ts_names) == 1 and not ts_names & given.keys():
+                given[ts_names.pop()] = given.pop("timestamp_ms")
+        names = frozenset(given)
+        for variant in sorted(self.variants, key=lambda v: v.precedence):
+            if variant.names == names:
+                return variant.render(given)
+        shapes = sorted({", ".join(sorted(v.names)) for v in self.variants})
+        unknown = names - self.segment_names
+        hint = f"unknown value(s) {sorted(unknown)}; " if unknown else ""
+        raise ValueError(f"format {self.name!r}: {hint}got values for {sorted(names)}, "
+                         f"expected exactly one of: {' | '.join('{' + s + '}' for s in shapes)}")
+
 
 class Schema:
     """A loaded schema: its formats in declaration order (includes first)."""
@@ -146,11 +163,10 @@ class Schema:
     def variants(self) -> list[Variant]:
         return [v for f in self._formats.values() for v in f.variants]
 
-    @cached_property
-    def matcher(self) -> Matcher:
-        from id_monitor.schema.compiler import Matcher
-
-        return Matcher(self)
+    def id_types(self) -> frozenset[str]:
+        """Every fixed id_type of the schema's formats: the names that may be shown as they are.
+        An id_type taken from the ID itself (`id_type: "{segment}"`) is input, not schema."""
+        return frozenset(f.id_type for f in self._formats.values() if f.id_type is not None)
 
     def render(self, format_name: str, **values: Any) -> str:
         """Build an ID of `format_name` from segment values (`ts` may be given as `timestamp_ms`).
@@ -159,6 +175,4 @@ class Schema:
         Raises KeyError for an unknown format and ValueError for missing, unknown or unfitting
         values.
         """
-        from id_monitor.schema.render import render
-
-        return render(self.format(format_name), values)
+        return self.format(format_name).render(values)

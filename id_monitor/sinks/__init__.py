@@ -1,1 +1,2 @@
-"""Where judged results go besides metrics: violation records (a Kafka topic or JSON Lines)."""
+"""Where judged results go: Prometheus metrics (`metrics`), violation records (`violations`),
+span attributes and events (`spans`). Every sink shows IDs only through a `redact.Redactor`."""

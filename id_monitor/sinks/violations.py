@@ -1,8 +1,8 @@
 """Violation records: one JSON object per finding of severity `violation`, with where it was seen.
 
-A record carries the rule, field, severity, format, id_type, the ID as redacted by the policy
-engine (`Finding.id`, never the raw value), and the source topic/partition/offset, so an operator
-can find the message without the record itself leaking it. Kafka records also carry `rule` and
+A record carries the rule, field, severity, format, id_type, the ID as redacted by the sink's
+`Redactor` (never the raw value), and the source topic/partition/offset, so an operator can find
+the message without the record itself leaking it. Kafka records also carry `rule` and
 `field` as headers, so consumers can route or filter without parsing JSON.
 
 Records are sent asynchronously and `flush()`ed before the agent commits the batch's offsets: a
@@ -15,30 +15,20 @@ from typing import IO, Any, Protocol
 
 import orjson
 
-from id_monitor.model import Finding
+from id_monitor.model import Finding, Where
+from id_monitor.sinks.redact import Redactor
 
 
-def violation_record(finding: Finding, *, source: str, observed_ms: int, topic: str | None = None,
-                     partition: int | None = None, offset: int | None = None) -> dict[str, Any]:
-    return {
-        "rule": finding.rule,
-        "field": finding.field,
-        "severity": finding.severity,
-        "format": finding.format,
-        "id_type": finding.id_type,
-        "id": finding.id,
-        "detail": finding.detail,
-        "source": source,
-        "topic": topic,
-        "partition": partition,
-        "offset": offset,
-        "observed_ms": observed_ms,
-    }
+def violation_record(finding: Finding, redactor: Redactor, *, source: str, observed_ms: int,
+                     topic: str | None = None, partition: int | None = None,
+                     offset: int | None = None) -> dict[str, Any]:
+    """The record of one finding: the finding as the redactor shows it, plus where it was seen."""
+    return {**redactor.finding(finding), "source": source, "topic": topic, "partition": partition,
+            "offset": offset, "observed_ms": observed_ms}
 
 
 class ViolationSink(Protocol):
-    def emit(self, finding: Finding, *, source: str, observed_ms: int, topic: str | None,
-             partition: int | None, offset: int | None) -> None: ...
+    def emit(self, finding: Finding, where: Where) -> None: ...
 
     def flush(self, timeout: float | None = None) -> None: ...
 
@@ -48,14 +38,14 @@ class ViolationSink(Protocol):
 class StreamViolationSink:
     """JSON Lines on a text stream (stdout when the agent reads stdin)."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], redactor: Redactor | None = None) -> None:
         self.stream = stream
+        self.redactor = redactor or Redactor()
         self.emitted = 0
 
-    def emit(self, finding: Finding, *, source: str, observed_ms: int, topic: str | None = None,
-             partition: int | None = None, offset: int | None = None) -> None:
-        record = violation_record(finding, source=source, observed_ms=observed_ms, topic=topic,
-                                  partition=partition, offset=offset)
+    def emit(self, finding: Finding, where: Where) -> None:
+        record = violation_record(finding, self.redactor, source=where.source, observed_ms=where.observed_ms,
+                                  topic=where.topic, partition=where.partition, offset=where.offset)
         self.stream.write(orjson.dumps(record).decode() + "\n")
         self.emitted += 1
 
@@ -75,9 +65,11 @@ class KafkaViolationSink:
     acknowledged; records whose delivery failed are sent again, never dropped.
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str, **producer_config: Any) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, redactor: Redactor | None = None,
+                 **producer_config: Any) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
+        self.redactor = redactor or Redactor()
         self.emitted = 0
         self.config = {"acks": "all", "linger_ms": 20, "retries": 5, "request_timeout_ms": 10000,
                        "max_block_ms": 5000, "reconnect_backoff_max_ms": 2000, **producer_config}
@@ -92,10 +84,10 @@ class KafkaViolationSink:
             self.producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, **self.config)
         return self.producer
 
-    def emit(self, finding: Finding, *, source: str, observed_ms: int, topic: str | None = None,
-             partition: int | None = None, offset: int | None = None) -> None:
-        record = violation_record(finding, source=source, observed_ms=observed_ms, topic=topic,
-                                  partition=partition, offset=offset)
+    def emit(self, finding: Finding, where: Where) -> None:
+        topic = where.topic
+        record = violation_record(finding, self.redactor, source=where.source, observed_ms=where.observed_ms,
+                                  topic=topic, partition=where.partition, offset=where.offset)
         message = (orjson.dumps(record), topic.encode() if topic else None,
                    [("rule", finding.rule.encode()), ("field", finding.field.encode())])
         self.emitted += 1

@@ -19,8 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from id_monitor.logs import Throttle, get_logger, log_event
+from id_monitor.sources.batch import Batch, Chunk
 
 log = get_logger("kafka")
+
+
+def kafka_source_label(topic: str) -> str:
+    """The `source` label of a topic's messages."""
+    return f"kafka:{topic}"
 
 
 @dataclass
@@ -128,6 +134,8 @@ class KafkaSource:
         self._backoff = Backoff()
         self._next_connect = 0.0
         self._lock = threading.Lock()
+        self._labels: dict[str, str] = {}
+        self.eof = False  # a consumer group never ends
 
     # -- connection ---------------------------------------------------------------------
 
@@ -188,6 +196,24 @@ class KafkaSource:
             return self._assigned
 
     # -- the loop's calls -----------------------------------------------------------------
+
+    def poll_batch(self, timeout_ms: int) -> Batch | None:
+        """One poll as a Batch (a chunk per partition, labelled `kafka:<topic>`), or None."""
+        polled = self.poll(timeout_ms)
+        if not polled:
+            return None
+        chunks, offsets = [], {}
+        for tp, records in polled.items():
+            if records:
+                chunks.append(Chunk(self.label(tp.topic), tp.topic, tp.partition, records))
+                offsets[tp] = records[-1].offset + 1
+        return Batch(chunks, offsets) if chunks else None
+
+    def label(self, topic: str) -> str:
+        label = self._labels.get(topic)
+        if label is None:
+            label = self._labels[topic] = kafka_source_label(topic)
+        return label
 
     def poll(self, timeout_ms: int) -> dict[Any, list[Any]]:
         """Records by TopicPartition; {} when there is nothing, no consumer yet, or a fault."""

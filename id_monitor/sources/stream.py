@@ -1,51 +1,82 @@
-"""JSON Lines from stdin or a file: the agent's embedded default when no Kafka is configured.
+"""JSON Lines (or a JSON array) from stdin or a file: the agent's embedded default without Kafka.
 
-Lines are read with a bound, so one runaway line (a log dump piped in by mistake) costs at most
-`max_bytes` of memory: its length is measured while it is skipped, and it is reported as an
-oversized line instead of being buffered whole.
+Records come from the bounded record reader (`read_records`): one runaway line costs at most
+`max_bytes` of memory and is reported as `too_large`, never buffered whole. A batch holds what
+can be read without waiting (at most FILE_BATCH records): a live pipe's lines are checked and
+counted as soon as they arrive, a file is read in full batches.
 """
 
 from __future__ import annotations
 
+import os
+import select
+import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-_CHUNK = 1 << 16
+from id_monitor.sources.records import read_records
+from id_monitor.sources.batch import Batch, Chunk, LineRecord
 
-
-@dataclass(frozen=True, slots=True)
-class Oversized:
-    """A line longer than the limit; only its length is kept."""
-
-    length: int
+STDIN_SOURCE = "stdin"
+FILE_BATCH = 512
 
 
-def read_lines(stream: BinaryIO, max_bytes: int) -> Iterator[bytes | Oversized]:
-    """Each line's bytes without its line ending (`\\n` or `\\r\\n`), or `Oversized` for a line
-    longer than `max_bytes`. A last line without a newline is still yielded."""
-    readline = stream.readline
-    while True:
-        line = readline(max_bytes + 2)
-        if not line:
-            return
-        if line.endswith(b"\n"):
-            line = line[:-1]
-            if line.endswith(b"\r"):
-                line = line[:-1]
-        elif len(line) > max_bytes:
-            length = len(line)
-            while True:
-                rest = readline(_CHUNK)
-                if not rest:
-                    break
-                if rest.endswith(b"\n"):
-                    length += len(rest) - 1
-                    break
-                length += len(rest)
-            yield Oversized(length)
-            continue
-        if len(line) > max_bytes:
-            yield Oversized(len(line))
+class _Live:
+    """A binary stream whose `read` returns what is there instead of waiting for a full chunk."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.read = getattr(stream, "read1", stream.read)
+        self.readline = stream.readline
+
+
+def _live_fd(stream: BinaryIO) -> int | None:
+    """The file descriptor of a stream whose reads may wait (a pipe, a terminal, a socket); None
+    for a regular file or an in-memory stream, which never make a reader wait."""
+    try:
+        fd = stream.fileno()
+        return None if stat.S_ISREG(os.fstat(fd).st_mode) else fd
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _has_data(fd: int) -> bool:
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
+
+
+class StreamSource:
+    """Records of one stream, labelled `source` (default `stdin`); no offsets to commit."""
+
+    commits = False
+
+    def __init__(self, stream: BinaryIO, max_bytes: int, *, source: str = STDIN_SOURCE) -> None:
+        self.source = source
+        self.eof = False
+        self.reachable = True
+        self._fd = _live_fd(stream)
+        self._records: Iterator[Any] = read_records(_Live(stream), max_bytes, blank_lines=True)
+
+    def poll_batch(self, timeout_ms: int = 0) -> Batch | None:
+        """The next records (blocking until at least one arrives), or None at end of input."""
+        records: list[LineRecord] = []
+        fd = self._fd
+        for line, raw, problem in self._records:
+            records.append(LineRecord(raw, line, problem))
+            # A live stream's batch ends when nothing more has arrived, so what was read is
+            # counted now instead of when the next line comes (which may be much later).
+            if len(records) >= FILE_BATCH or (fd is not None and not _has_data(fd)):
+                break
         else:
-            yield line
+            self.eof = True
+        if not records:
+            return None
+        return Batch([Chunk(self.source, None, None, records)], {})
+
+    def assigned(self) -> frozenset[Any]:
+        return frozenset()
+
+    def close(self, timeout_ms: int = 0) -> None:
+        pass

@@ -30,8 +30,10 @@ _TOKEN = re.compile(rb'"(?:[^"\\\n]|\\.)*"|["\[\]{},\n]')
 _IN_STRING = re.compile(rb'["\\\n]')
 
 
-def read_records(stream: BinaryIO, max_bytes: int, chunk_size: int = 1 << 16) -> Iterator[Record]:
-    """Yield (line, raw, problem) for every message in a JSON Lines or JSON array stream."""
+def read_records(stream: BinaryIO, max_bytes: int, chunk_size: int = 1 << 16, *,
+                 blank_lines: bool = False) -> Iterator[Record]:
+    """Yield (line, raw, problem) for every message in a JSON Lines or JSON array stream; with
+    `blank_lines`, a blank JSON Lines line is yielded as (line, None, None) instead of skipped."""
     head = stream.read(chunk_size)
     head = head.removeprefix(_BOM)
     skipped_lines = 0
@@ -39,11 +41,11 @@ def read_records(stream: BinaryIO, max_bytes: int, chunk_size: int = 1 << 16) ->
         skipped_lines += head.count(b"\n")
         head = stream.read(chunk_size)
     if head.lstrip(_WHITESPACE).startswith(b"["):
-        splitter = _ArraySplitter(stream, max_bytes, chunk_size)
+        splitter = _ArraySplitter(stream, max_bytes, chunk_size, blank_lines)
         splitter.line += skipped_lines
         yield from splitter.records(head)
     else:
-        yield from _lines(_Prefixed(head, stream), max_bytes, skipped_lines)
+        yield from _lines(_Prefixed(head, stream), max_bytes, skipped_lines, blank_lines)
 
 
 class _Prefixed:
@@ -67,7 +69,7 @@ class _Prefixed:
         return line + self._stream.readline(limit - len(line)) if not line.endswith(b"\n") else line
 
 
-def _lines(stream: _Prefixed | BinaryIO, max_bytes: int, line: int) -> Iterator[Record]:
+def _lines(stream: _Prefixed | BinaryIO, max_bytes: int, line: int, blank_lines: bool = False) -> Iterator[Record]:
     limit = max_bytes + 2  # room for "\r\n" after a line of exactly max_bytes
     while True:
         chunk = stream.readline(limit)
@@ -87,13 +89,16 @@ def _lines(stream: _Prefixed | BinaryIO, max_bytes: int, line: int) -> Iterator[
             yield line, None, "too_large"
         elif text.strip(_WHITESPACE):
             yield line, text, None
+        elif blank_lines:
+            yield line, None, None
 
 
 class _ArraySplitter:
     """Incremental splitter of a top-level JSON array into its element bytes."""
 
-    def __init__(self, stream: BinaryIO, max_bytes: int, chunk_size: int) -> None:
+    def __init__(self, stream: BinaryIO, max_bytes: int, chunk_size: int, blank_lines: bool = False) -> None:
         self.stream = stream
+        self.blank_lines = blank_lines
         self.max_bytes = max_bytes
         self.chunk_size = chunk_size
         self.line = 1
@@ -113,7 +118,7 @@ class _ArraySplitter:
             rest = yield from self._scan(chunk)
             if self.closed:
                 tail = chunk[rest:]
-                yield from _lines(_Prefixed(tail, self.stream), self.max_bytes, self.line - 1)
+                yield from _lines(_Prefixed(tail, self.stream), self.max_bytes, self.line - 1, self.blank_lines)
                 return
             chunk = self.stream.read(self.chunk_size)
         if self.started:

@@ -3,11 +3,10 @@
 Checking a message (decode, extract, classify, judge) is pure CPython work, so threads do not help;
 processes do. The agent's main process keeps everything that talks to Kafka or serves HTTP: it
 polls, hands each batch's records to the workers in contiguous slices, and while they check them it
-polls the next batch. Each worker owns its own Judge and Classifier and counts into a private
-IdMetrics; with its results it returns the counts it added since the last slice (a
-`MetricsDelta`), its totals, and the violation findings with their offsets. The main process
-merges the counts into the served metrics, produces the violation records and only then commits
-the batch's offsets, exactly as with one process.
+polls the next batch. Each worker runs the same pipeline (`build_engine` + `Checker`) and returns
+its slice's `BatchResult` (metrics counts, totals, violation findings with where they were seen).
+The main process records them exactly as its own results (`Agent._record`) and only then commits
+the batch's offsets.
 
 Owner-collision tracking (which owner an ID was first seen with) lives in each worker's Judge, so
 with several workers a collision is found only when both messages reach the same worker.
@@ -28,9 +27,12 @@ import signal
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from id_monitor.logs import get_logger, log_event
+
+if TYPE_CHECKING:
+    from id_monitor.pipeline import BatchResult
 
 log = get_logger("workers")
 
@@ -44,29 +46,12 @@ class WorkerDied(RuntimeError):
 
 
 class _Record:
-    """What `Checker.check_records` reads of a Kafka record, cheap to pickle."""
+    """What the Checker reads of a Kafka record, cheap to pickle."""
 
     __slots__ = ("headers", "offset", "value")
 
     def __init__(self, value: bytes | None, headers: Any, offset: int) -> None:
         self.value, self.headers, self.offset = value, headers, offset
-
-
-class _CollectingSink:
-    """A violation sink that keeps what a worker found, for the main process to produce."""
-
-    def __init__(self) -> None:
-        self.found: list[tuple] = []
-
-    def emit(self, finding: Any, *, source: str, observed_ms: int, topic: str | None,
-             partition: int | None, offset: int | None) -> None:
-        self.found.append((finding, source, observed_ms, topic, partition, offset))
-
-    def flush(self, timeout: float | None = None) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def peak_rss_mb() -> float:
@@ -81,27 +66,16 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def _worker_main(conn: Connection, config_data: dict, sources: list[str], log_level: str,
-                 with_sink: bool) -> None:
+def _worker_main(conn: Connection, config_data: dict, log_level: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from prometheus_client import CollectorRegistry
-
-    from id_monitor.agent import Checker
-    from id_monitor.classify import Classifier
     from id_monitor.config import Config
     from id_monitor.logs import configure
-    from id_monitor.metrics import IdMetrics
-    from id_monitor.policy import Judge
-    from id_monitor.schema import load_schema
+    from id_monitor.pipeline import Checker, build_engine
+    from id_monitor.sources.batch import Chunk
 
     configure(log_level)
-    config = Config.model_validate(config_data)
-    schema = load_schema(config.schema)
-    classifier = Classifier(schema, cache_size=config.limits.cache_size, max_length=config.limits.max_id_length)
-    metrics = IdMetrics(config, schema, sources, registry=CollectorRegistry())
-    sink = _CollectingSink() if with_sink else None
-    checker = Checker(config, Judge(config, classifier), metrics, sink)
+    checker = Checker(build_engine(Config.model_validate(config_data)))
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -110,27 +84,23 @@ def _worker_main(conn: Connection, config_data: dict, sources: list[str], log_le
             return  # the main process is gone
         if task is None:
             return
-        _, tasks = task
-        before = checker.totals.as_dict()
+        slices, observed_ms = task
         try:
-            for label, topic, partition, rows, observed_ms in tasks:
-                checker.check_records(label, topic, partition, [_Record(*row) for row in rows], observed_ms)
-        except Exception as exc:  # check_records contains per-message faults; this is a bug
+            chunks = [Chunk(label, topic, partition, [_Record(*row) for row in rows])
+                      for label, topic, partition, rows in slices]
+            result = checker.check_batch(chunks, observed_ms)
+        except Exception as exc:  # check_batch contains per-message faults; this is a bug
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
             return
-        after = checker.totals.as_dict()
-        found: list[tuple] = []
-        if sink is not None:
-            found, sink.found = sink.found, []
-        conn.send(("done", [(metrics.take_delta(), {k: after[k] - before[k] for k in after}, found)],
-                   peak_rss_mb()))
+        conn.send(("done", result, peak_rss_mb()))
 
 
 class WorkerPool:
     """`n` checking processes, each fed one slice of a batch at a time."""
 
-    def __init__(self, n: int, config: Any, sources: Sequence[str], *, log_level: str = "warning",
-                 with_sink: bool = False) -> None:
+    depth = 2  # batches in hand: the workers check batch N+1 while the agent records batch N
+
+    def __init__(self, n: int, config: Any, sources: Sequence[str] = (), *, log_level: str = "warning") -> None:
         context = multiprocessing.get_context(START_METHOD)
         data = config.model_dump(mode="json")
         self.processes: list[Any] = []
@@ -139,7 +109,7 @@ class WorkerPool:
         for index in range(n):
             parent, child = context.Pipe()
             process = context.Process(target=_worker_main, name=f"id-monitor-worker-{index}",
-                                      args=(child, data, list(sources), log_level, with_sink), daemon=True)
+                                      args=(child, data, log_level), daemon=True)
             process.start()
             child.close()
             self.processes.append(process)
@@ -160,35 +130,32 @@ class WorkerPool:
     def __len__(self) -> int:
         return len(self.processes)
 
-    def submit(self, batch: dict[Any, list[Any]], label_of: Any, observed_ms: int) -> list[int]:
+    def submit(self, chunks: Sequence[Any], observed_ms: int) -> list[int]:
         """Send a polled batch to the workers in contiguous slices; the indexes of the workers
         that got one (each gets at most one, so each answers once)."""
-        slices: list[tuple] = []
-        for tp, records in batch.items():
-            if records:
-                slices.append((tp, records))
         n = len(self.processes)
-        total = sum(len(r) for _, r in slices)
+        total = sum(len(chunk.records) for chunk in chunks)
         per_worker = -(-total // n) if total else 0
         assignments: list[list[tuple]] = [[] for _ in range(n)]
         worker, room = 0, per_worker
-        for tp, records in slices:
+        for chunk in chunks:
+            records = chunk.records
             start = 0
             while start < len(records):
                 take = min(room, len(records) - start)
                 part = records[start:start + take]
-                assignments[worker].append((label_of(tp.topic), tp.topic, tp.partition,
-                                            [(r.value, r.headers, r.offset) for r in part], observed_ms))
+                assignments[worker].append((chunk.source, chunk.topic, chunk.partition,
+                                            [(r.value, r.headers, r.offset) for r in part]))
                 start += take
                 room -= take
                 if room == 0 and worker < n - 1:
                     worker, room = worker + 1, per_worker
         used = []
-        for index, tasks in enumerate(assignments):
-            if not tasks:
+        for index, slices in enumerate(assignments):
+            if not slices:
                 continue
             # One message per worker: several partitions' slices travel together.
-            self._send(index, ("many", tasks))
+            self._send(index, (slices, observed_ms))
             used.append(index)
         return used
 
@@ -211,9 +178,11 @@ class WorkerPool:
                 self._send_errors[index] = f"{type(exc).__name__}: {exc}"
                 return  # the worker is gone; `collect` sees its sentinel
 
-    def collect(self, used: list[int], stop_waiting: Any = None) -> list[tuple]:
-        """Each used worker's results, in worker order: (delta, totals, found) per slice."""
-        results: dict[int, list[tuple]] = {}
+    def collect(self, used: list[int]) -> BatchResult:
+        """The used workers' results for one batch, added up in worker order."""
+        from id_monitor.pipeline import BatchResult
+
+        results: dict[int, BatchResult] = {}
         waiting = set(used)
         while waiting:
             ready = wait([self.conns[i] for i in waiting] + [self.processes[i].sentinel for i in waiting],
@@ -225,7 +194,10 @@ class WorkerPool:
                 elif self.processes[index].sentinel in ready:
                     raise WorkerDied(f"worker {index} (pid {self.processes[index].pid}) exited with code "
                                      f"{self.processes[index].exitcode} while checking a batch")
-        return [item for index in used for item in results[index]]
+        combined = BatchResult()
+        for index in used:
+            combined.add(results[index])
+        return combined
 
     def _receive(self, index: int, timeout: float) -> Any:
         conn, process = self.conns[index], self.processes[index]
@@ -237,16 +209,16 @@ class WorkerPool:
                 pass
         raise WorkerDied(f"worker {index} (pid {process.pid}) did not answer; exit code {process.exitcode}")
 
-    def _take(self, index: int) -> list[tuple]:
+    def _take(self, index: int) -> Any:
         try:
             reply = self.conns[index].recv()
         except (EOFError, OSError):
             raise WorkerDied(f"worker {index} (pid {self.processes[index].pid}) died while checking a batch") from None
         if reply[0] != "done":
             raise WorkerDied(f"worker {index} failed: {reply[1]}")
-        _, parts, rss = reply
+        _, result, rss = reply
         self.peak_rss_mb[index] = rss
-        return parts
+        return result
 
     def close(self, timeout: float = 3.0) -> None:
         """Ask every worker to exit, then make sure they have (terminate, then kill)."""

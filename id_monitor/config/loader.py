@@ -37,8 +37,8 @@ from pydantic import (
     model_validator,
 )
 
-from id_monitor.otel.settings import HttpSpec
-from id_monitor.rules import RULES
+from id_monitor.config.http import HttpSpec
+from id_monitor.model import RULES
 
 ENV_PREFIX = "ID_MONITOR_"
 ENV_DELIMITER = "__"
@@ -261,7 +261,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
 
     class Config(Section):
-        """The whole configuration (DESIGN section 6)."""
+        """The whole configuration (docs/design.md lists the sections)."""
 
         schema: str = "netra"
         fields: dict[str, FieldSpec] = Field(default_factory=default_fields)
@@ -272,7 +272,7 @@ with warnings.catch_warnings():
         metrics: MetricsSpec = Field(default_factory=MetricsSpec)
         violations: ViolationsSpec | None = None
         limits: LimitsSpec = Field(default_factory=LimitsSpec)
-        http: HttpSpec = Field(default_factory=HttpSpec)  # OpenTelemetry/FastAPI layer: id_monitor.otel
+        http: HttpSpec = Field(default_factory=HttpSpec)  # the OpenTelemetry / FastAPI layer
 
         @field_validator("fields")
         @classmethod

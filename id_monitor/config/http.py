@@ -14,6 +14,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from id_monitor.model import RULES
+
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 # Semantic-convention attributes that hold identifiers, and the field each is judged as.
@@ -114,10 +116,6 @@ class HttpSpec(BaseModel):
     @field_validator("enforce")
     @classmethod
     def _known_rules(cls, value: list[str]) -> list[str]:
-        try:
-            from id_monitor.rules import RULES
-        except ImportError:  # pragma: no cover - the rules module ships with the package
-            return value
         unknown = [rule for rule in value if rule not in RULES]
         if unknown:
             raise ValueError(f"unknown rule(s) {unknown}; known rules: {', '.join(RULES)}")

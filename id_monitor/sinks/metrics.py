@@ -15,9 +15,10 @@ grow the number of series. Every known combination exists at zero from the start
 ``increase()`` sees the very first event.
 
 The per-ID families are counted in plain dicts keyed by label tuples and exposed by a collector at
-scrape time, instead of one prometheus-client child per series: ``record`` runs for every message
-and costs one lock and a few dict updates, where child objects would take a lock per increment and
-validate the exemplar each time. The exposition is the same (``_total``, ``_created``, exemplars in
+scrape time, instead of one prometheus-client child per series. A pipeline counts each batch of
+messages into a ``MetricsBatch`` (plain dicts, no lock, only the keys it touched) and merges it
+into the served ``IdMetrics`` once per batch, under one lock; a worker process sends its batch
+over a pipe the same way. The exposition is the same (``_total``, ``_created``, exemplars in
 OpenMetrics, cumulative histogram buckets).
 """
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -34,18 +35,17 @@ from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
 from id_monitor import __version__
+from id_monitor.model import MESSAGE_FIELD, MESSAGE_RESULTS, RULES, SEVERITIES, STATUSES
 
 if TYPE_CHECKING:
     from id_monitor.config import Config
-    from id_monitor.policy import Report
+    from id_monitor.judge import Report
     from id_monitor.schema import Schema
 
 OTHER = "other"
 NO_FORMAT = "none"
-STATUSES = ("target", "legacy", "unknown")
-SEVERITIES = ("violation", "warning")
-MESSAGE_RESULTS = ("ok", "malformed", "skipped")
-MESSAGE_FIELD = "message"
+__all__ = ["AGE_BUCKETS", "MESSAGE_FIELD", "MESSAGE_RESULTS", "NO_FORMAT", "OTHER", "SEVERITIES", "STATUSES",
+           "IdMetrics", "MetricsBatch"]
 
 # Delivery latency is usually milliseconds, but legacy or replayed IDs can be days old.
 AGE_BUCKETS = (
@@ -53,12 +53,6 @@ AGE_BUCKETS = (
     300.0, 900.0, 3600.0, 21600.0, 86400.0, 604800.0, float("inf"),
 )
 _BUCKET_LABELS = tuple(floatToGoString(b) for b in AGE_BUCKETS)
-
-
-def _rule_names() -> tuple[str, ...]:
-    from id_monitor.policy import RULES
-
-    return tuple(RULES)
 
 
 class _Histogram:
@@ -72,9 +66,10 @@ class _Histogram:
         self.exemplars: dict[int, Exemplar] = {}
 
 
-class MetricsDelta:
-    """Counts of the per-ID families added in one process since its last `take_delta`, keyed by
-    the same label tuples IdMetrics keeps, with the exemplars they set. Plain data: picklable."""
+class MetricsBatch:
+    """What one batch of messages adds to the per-ID families: plain dicts keyed by raw label
+    tuples, only the keys touched, no lock (one thread fills it). `IdMetrics.merge` adds it to the
+    served counts (bucketing unknown label values as `other`). Picklable, for worker processes."""
 
     __slots__ = ("ages", "exemplars", "findings", "ids", "messages")
 
@@ -82,7 +77,7 @@ class MetricsDelta:
         self.ids: dict[tuple[str, str, str], int] = {}
         self.findings: dict[tuple[str, str, str, str], int] = {}
         self.messages: dict[tuple[str, str], int] = {}
-        self.ages: dict[tuple[str, str], tuple[list[int], float, dict[int, Exemplar]]] = {}
+        self.ages: dict[tuple[str, str], list[Any]] = {}  # [bucket counts, sum, {bucket: exemplar}]
         self.exemplars: dict[tuple[str, ...], Exemplar] = {}
 
     def __getstate__(self) -> tuple:
@@ -90,6 +85,66 @@ class MetricsDelta:
 
     def __setstate__(self, state: tuple) -> None:
         self.ids, self.findings, self.messages, self.ages, self.exemplars = state
+
+    def __bool__(self) -> bool:
+        return bool(self.ids or self.findings or self.messages)
+
+    def record(self, source: str, report: Report, observed_ms: int,
+               exemplar: Mapping[str, str] | None = None) -> None:
+        """Count one judged message (or request, or span): its IDs, their ages and its findings.
+
+        With an exemplar (the trace of a sampled span or message) every series this call touches
+        remembers it, so a dashboard can jump from a spike to a trace.
+        """
+        ids, ages = self.ids, self.ages
+        ex = Exemplar(dict(exemplar), 1.0, time.time()) if exemplar else None
+        for field, info in report.ids:
+            key = (source, field, info.format or NO_FORMAT)
+            ids[key] = ids.get(key, 0) + 1
+            if ex is not None:
+                self.exemplars[key] = ex
+            ts = info.timestamp_ms
+            if ts is not None:
+                hist = ages.get((source, field))
+                if hist is None:
+                    hist = ages[(source, field)] = [[0] * len(AGE_BUCKETS), 0.0, {}]
+                age = (observed_ms - ts) / 1000.0
+                if age < 0.0:
+                    age = 0.0
+                index = bisect_left(AGE_BUCKETS, age)
+                hist[0][index] += 1
+                hist[1] += age
+                if ex is not None:
+                    hist[2][index] = Exemplar(ex.labels, age, ex.timestamp)
+        if report.findings:
+            findings = self.findings
+            for finding in report.findings:
+                fkey = (source, finding.field, finding.rule, finding.severity)
+                findings[fkey] = findings.get(fkey, 0) + 1
+                if ex is not None:
+                    self.exemplars[fkey] = ex
+
+    def message(self, source: str, result: str, count: int = 1) -> None:
+        """Count messages by outcome (ok | malformed | skipped)."""
+        key = (source, result)
+        self.messages[key] = self.messages.get(key, 0) + count
+
+    def add(self, other: MetricsBatch) -> None:
+        """Add another batch's counts to this one (results of several workers for one batch)."""
+        for mine, theirs in ((self.ids, other.ids), (self.findings, other.findings),
+                             (self.messages, other.messages)):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value  # type: ignore[index]
+        for akey, (counts, total, exemplars) in other.ages.items():
+            hist = self.ages.get(akey)
+            if hist is None:
+                self.ages[akey] = [list(counts), total, dict(exemplars)]
+                continue
+            for index, count in enumerate(counts):
+                hist[0][index] += count
+            hist[1] += total
+            hist[2].update(exemplars)
+        self.exemplars.update(other.exemplars)
 
 
 class IdMetrics:
@@ -112,7 +167,7 @@ class IdMetrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.sources = tuple(dict.fromkeys([*sources, OTHER]))
         self.fields = tuple(dict.fromkeys([*config.fields, MESSAGE_FIELD, OTHER]))
-        self.rules = tuple(dict.fromkeys([*(rules if rules is not None else _rule_names()), OTHER]))
+        self.rules = tuple(dict.fromkeys([*(rules if rules is not None else RULES), OTHER]))
         self._status_of_format: dict[str, str] = {
             name: schema.format(name).status for name in schema.format_names()
         }
@@ -173,106 +228,49 @@ class IdMetrics:
 
     # -- recording -----------------------------------------------------------------------
 
-    def record(
-        self,
-        source: str,
-        report: Report,
-        observed_ms: int,
-        exemplar: Mapping[str, str] | None = None,
-    ) -> None:
-        """Count one judged message (or request, or span): its IDs, their ages and its findings.
-
-        With an exemplar (the trace of a sampled span or message) every series this call touches
-        remembers it, so a dashboard can jump from a spike to a trace.
-        """
-        ids, findings, ages = self._ids, self._findings, self._ages
-        ex = Exemplar(dict(exemplar), 1.0, time.time()) if exemplar else None
-        with self._lock:
-            for field, info in report.ids:
-                key = (source, field, info.format or NO_FORMAT)
-                try:
-                    ids[key] += 1
-                except KeyError:
-                    key = self._ids_key(*key)
-                    ids[key] += 1
-                if ex is not None:
-                    self._exemplars[key] = ex
-                ts = info.timestamp_ms
-                if ts is not None:
-                    hist = ages.get((source, field)) or ages[(self._source(source), self._field(field))]
-                    age = (observed_ms - ts) / 1000.0
-                    if age < 0.0:
-                        age = 0.0
-                    index = bisect_left(AGE_BUCKETS, age)
-                    hist.counts[index] += 1
-                    hist.sum += age
-                    if ex is not None:
-                        hist.exemplars[index] = Exemplar(ex.labels, age, ex.timestamp)
-            for finding in report.findings:
-                fkey = (source, finding.field, finding.rule, finding.severity)
-                try:
-                    findings[fkey] += 1
-                except KeyError:
-                    fkey = self._findings_key(*fkey)
-                    findings[fkey] += 1
-                if ex is not None:
-                    self._exemplars[fkey] = ex
+    def record(self, source: str, report: Report, observed_ms: int,
+               exemplar: Mapping[str, str] | None = None) -> None:
+        """Count one judged message right away (a request, a span): a batch of one, merged."""
+        batch = MetricsBatch()
+        batch.record(source, report, observed_ms, exemplar)
+        self.merge(batch)
 
     def message(self, source: str, result: str, count: int = 1) -> None:
-        """Count messages by outcome (ok | malformed | skipped)."""
-        key = (source, result)
-        with self._lock:
-            try:
-                self._messages[key] += count
-            except KeyError:
-                key = (self._source(source), result if result in MESSAGE_RESULTS else "skipped")
-                self._messages[key] += count
+        """Count messages by outcome (ok | malformed | skipped) right away."""
+        batch = MetricsBatch()
+        batch.message(source, result, count)
+        self.merge(batch)
 
-    # -- deltas between processes -----------------------------------------------------------
-
-    def take_delta(self) -> MetricsDelta:
-        """What was counted since the last call (plain, picklable), and reset to zero: a checking
-        process sends this to the process that serves the metrics, which `merge`s it."""
-        delta = MetricsDelta()
+    def merge(self, batch: MetricsBatch) -> None:
+        """Add a batch's counts under one lock (label values outside this one's label sets are
+        counted as `other`)."""
         with self._lock:
-            for counts, out in ((self._ids, delta.ids), (self._findings, delta.findings),
-                                (self._messages, delta.messages)):
-                for key, value in counts.items():
-                    if value:
-                        out[key] = value
-                        counts[key] = 0
-            for akey, hist in self._ages.items():
-                if any(hist.counts):
-                    delta.ages[akey] = (hist.counts, hist.sum, hist.exemplars)
-                    self._ages[akey] = _Histogram()
-            delta.exemplars, self._exemplars = self._exemplars, {}
-        return delta
-
-    def merge(self, delta: MetricsDelta) -> None:
-        """Add counts taken by `take_delta` in another IdMetrics built from the same config and
-        schema (keys outside this one's label sets are counted as `other`, as `record` does)."""
-        with self._lock:
-            for key, value in delta.ids.items():
-                if key not in self._ids:
+            ids, findings, messages = self._ids, self._findings, self._messages
+            for key, value in batch.ids.items():
+                if key not in ids:
                     key = self._ids_key(*key)
-                self._ids[key] += value
-            for fkey, value in delta.findings.items():
-                if fkey not in self._findings:
+                ids[key] += value
+            for fkey, value in batch.findings.items():
+                if fkey not in findings:
                     fkey = self._findings_key(*fkey)
-                self._findings[fkey] += value
-            for mkey, value in delta.messages.items():
-                if mkey not in self._messages:
+                findings[fkey] += value
+            for mkey, value in batch.messages.items():
+                if mkey not in messages:
                     mkey = (self._source(mkey[0]), mkey[1] if mkey[1] in MESSAGE_RESULTS else "skipped")
-                self._messages[mkey] += value
-            for akey, (counts, total, exemplars) in delta.ages.items():
+                messages[mkey] += value
+            for akey, (counts, total, exemplars) in batch.ages.items():
                 hist = self._ages.get(akey) or self._ages[(self._source(akey[0]), self._field(akey[1]))]
                 for index, count in enumerate(counts):
-                    hist.counts[index] += count
+                    if count:
+                        hist.counts[index] += count
                 hist.sum += total
                 hist.exemplars.update(exemplars)
-            for ekey, exemplar in delta.exemplars.items():
-                if ekey in self._ids or ekey in self._findings:
-                    self._exemplars[ekey] = exemplar
+            for ekey, exemplar in batch.exemplars.items():
+                if len(ekey) == 3:
+                    ekey = ekey if ekey in ids else self._ids_key(*ekey)  # type: ignore[arg-type]
+                else:
+                    ekey = ekey if ekey in findings else self._findings_key(*ekey)  # type: ignore[arg-type]
+                self._exemplars[ekey] = exemplar
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         self.consumer_lag.labels(topic, str(partition)).set(max(0, lag))

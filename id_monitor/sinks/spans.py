@@ -1,7 +1,8 @@
-"""How ID metadata is written onto spans: attribute keys, event attributes and exemplars.
+"""The span sink: how ID metadata is written onto spans (attribute keys, event attributes, exemplars).
 
 Everything written here describes an ID (status, format, type, the rules it broke) and never
-holds the ID itself, so traces can be shared as freely as the metrics. Keys follow the
+holds the ID itself, so traces can be shared as freely as the metrics; an id_type taken from the
+ID itself is shown through the `Redactor` like everywhere else. Keys follow the
 OpenTelemetry attribute naming rules under one namespace: `id_monitor.<field>.status`.
 """
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import TYPE_CHECKING
+
+from id_monitor.classify import BoundedCache
+from id_monitor.sinks.redact import Redactor
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -30,31 +33,37 @@ REJECTED_KEY = "id_monitor.rejected"
 _NOT_SNAKE = re.compile(r"[^a-z0-9_]+")
 
 
-@lru_cache(maxsize=4096)
+_FIELD_KEYS: BoundedCache[str, tuple[str, str, str, str]] = BoundedCache(4096, "refuse")
+
+
 def field_keys(field: str) -> tuple[str, str, str, str]:
     """The status, format, type and reason keys of one field (built once per field name).
 
     Config field names may contain `.`, `-` or capitals; attribute namespaces may not, so
     `payload.thread-id` is written as `id_monitor.payload_thread_id.status`.
     """
-    base = f"{NAMESPACE}.{_NOT_SNAKE.sub('_', field.lower())}."
-    return base + "status", base + "format", base + "type", base + "reason"
+    keys = _FIELD_KEYS.get(field)
+    if keys is None:
+        base = f"{NAMESPACE}.{_NOT_SNAKE.sub('_', field.lower())}."
+        keys = base + "status", base + "format", base + "type", base + "reason"
+        _FIELD_KEYS.offer(field, keys)
+    return keys
 
 
-def id_attributes(field: str, info: IdInfo) -> dict[str, str]:
+def id_attributes(field: str, info: IdInfo, redactor: Redactor) -> dict[str, str]:
     """Span attributes describing one classified ID; absent parts are left out, not empty."""
     status_key, format_key, type_key, reason_key = field_keys(field)
     attributes = {status_key: info.status}
     if info.format:
         attributes[format_key] = info.format
-    if info.id_type:
-        attributes[type_key] = info.id_type
+    id_type = redactor.id_type(info.id_type)
+    if id_type:
+        attributes[type_key] = id_type
     if info.reason:
         attributes[reason_key] = info.reason
     return attributes
 
 
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})((?:-.*)?)", re.DOTALL)
 _RANK = {"target": 0, "legacy": 1, "unknown": 2}
 
 
@@ -73,15 +82,16 @@ def rule_names(findings: Iterable[Finding]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(finding.rule for finding in findings))
 
 
-def finding_event_attributes(finding: Finding, location: str | None = None) -> dict[str, str]:
+def finding_event_attributes(finding: Finding, redactor: Redactor) -> dict[str, str]:
     """Attributes of the span event named after a finding's rule (no ID, no free text)."""
     attributes = {EVENT_FIELD_KEY: finding.field, EVENT_SEVERITY_KEY: finding.severity}
-    if location:
-        attributes[EVENT_LOCATION_KEY] = location
+    if finding.location:
+        attributes[EVENT_LOCATION_KEY] = finding.location
     if finding.format:
         attributes[EVENT_FORMAT_KEY] = finding.format
-    if finding.id_type:
-        attributes[EVENT_TYPE_KEY] = finding.id_type
+    id_type = redactor.id_type(finding.id_type)
+    if id_type:
+        attributes[EVENT_TYPE_KEY] = id_type
     return attributes
 
 
@@ -94,27 +104,3 @@ def exemplar_of(span: Span) -> dict[str, str] | None:
     if not context.is_valid or not context.trace_flags.sampled:
         return None
     return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
-
-
-def exemplar_from_traceparent(traceparent: str | bytes | None) -> dict[str, str] | None:
-    """Exemplar labels from a W3C `traceparent` header (e.g. a Kafka record header), if sampled.
-
-    `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; anything else, an all-zero id or an
-    unsampled flag gives None, so a malformed header never becomes a label.
-    """
-    if traceparent is None:
-        return None
-    if isinstance(traceparent, bytes):
-        try:
-            traceparent = traceparent.decode("ascii")
-        except UnicodeDecodeError:
-            return None
-    match = _TRACEPARENT.fullmatch(traceparent.strip())
-    if match is None:
-        return None
-    version, trace_id, span_id, flags, rest = match.groups()
-    if version == "ff" or (version == "00" and rest):
-        return None
-    if trace_id == "0" * 32 or span_id == "0" * 16 or not int(flags, 16) & 0x01:
-        return None
-    return {"trace_id": trace_id, "span_id": span_id}

@@ -1,0 +1,32 @@
+"""Report: what judging one message found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from id_monitor.model import Finding, IdInfo
+
+
+@dataclass(slots=True)
+class Report:
+    """What judging one message found.
+
+    `ids`: (field, IdInfo) for every ID string checked (non-strings are findings, not IDs).
+    `findings`: every finding, with raw values (sinks redact). `owner`: the message owner (user
+    id) or None. `isolation`: (field, outcome) for every owner-bearing ID, outcome in
+    ISOLATION_OUTCOMES (`no_owner` = the message had no owner, so isolation could not be judged).
+    """
+
+    ids: list[tuple[str, IdInfo]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    owner: str | None = None
+    isolation: list[tuple[str, str]] = field(default_factory=list)
+    message_type: str | None = None
+
+    @property
+    def violations(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "violation")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "warning")
