@@ -16,34 +16,34 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHART_FILES = ROOT / "deploy" / "helm" / "id-monitor" / "files"
-RULES = ROOT / "alerts" / "id-monitor.rules.yml"
-DASHBOARDS = ROOT / "dashboards"
+CHART_FILES = Path("deploy/helm/id-monitor/files")
+RULES = Path("alerts/id-monitor.rules.yml")
+DASHBOARDS = Path("dashboards")
 
 
-def expected() -> dict[Path, bytes]:
-    """Every generated file of the chart and the bytes it must hold."""
-    files = {CHART_FILES / RULES.name: RULES.read_bytes()}
-    for source in sorted(DASHBOARDS.glob("*.json")):
-        files[CHART_FILES / "dashboards" / source.name] = source.read_bytes()
+def expected(root: Path = ROOT) -> dict[Path, bytes]:
+    """Every generated file of the chart (path under `root`) and the bytes it must hold."""
+    files = {root / CHART_FILES / RULES.name: (root / RULES).read_bytes()}
+    for source in sorted((root / DASHBOARDS).glob("*.json")):
+        files[root / CHART_FILES / "dashboards" / source.name] = source.read_bytes()
     return files
 
 
-def drift() -> list[str]:
+def drift(root: Path = ROOT) -> list[str]:
     """Generated files that are missing, stale, or left over from a removed source."""
-    want = expected()
-    problems = [f"{p.relative_to(ROOT)}: {'missing' if not p.exists() else 'differs from its source'}"
+    want = expected(root)
+    problems = [f"{p.relative_to(root)}: {'missing' if not p.exists() else 'differs from its source'}"
                 for p, data in want.items() if not p.exists() or p.read_bytes() != data]
-    for path in sorted((CHART_FILES / "dashboards").glob("*.json")):
+    for path in sorted((root / CHART_FILES / "dashboards").glob("*.json")):
         if path not in want:
-            problems.append(f"{path.relative_to(ROOT)}: no source in dashboards/ (remove it)")
+            problems.append(f"{path.relative_to(root)}: no source in dashboards/ (remove it)")
     return problems
 
 
-def write() -> None:
-    want = expected()
-    (CHART_FILES / "dashboards").mkdir(parents=True, exist_ok=True)
-    for path in (CHART_FILES / "dashboards").glob("*.json"):
+def write(root: Path = ROOT) -> None:
+    want = expected(root)
+    (root / CHART_FILES / "dashboards").mkdir(parents=True, exist_ok=True)
+    for path in (root / CHART_FILES / "dashboards").glob("*.json"):
         if path not in want:
             path.unlink()
     for path, data in want.items():
