@@ -174,3 +174,56 @@ def test_validator_cli_on_a_render(tmp_path: Path) -> None:
     manifest.write_text(manifest.read_text().replace("containerPort: 9464", "containerPort: '9464'"))
     assert validate.main(["-q", str(manifest)]) == 1
 
+
+
+@pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.name)
+def test_oldest_supported_kubernetes_accepts_the_render(values: Path) -> None:
+    native = bool((yaml.safe_load(values.read_text()).get("sidecar") or {}).get("native"))
+    oldest = "1.29" if native else "1.27"  # Chart.yaml kubeVersion; native sidecars need 1.29
+    text = helm("template", "release", "--kube-version", oldest, "-f", str(values)).stdout
+    problems = validate.Validator(kube_version=oldest).validate_text(text, values.name)
+    assert problems == [], "\n".join(map(str, problems))
+
+
+def test_native_sidecar_on_an_older_kubernetes_is_refused() -> None:
+    done = helm("template", "release", "--kube-version", "1.28", "-f",
+                str(CHART / "ci" / "sidecar-native-values.yaml"), check=False)
+    assert done.returncode != 0 and "needs Kubernetes 1.29" in done.stderr, done.stderr
+
+
+def rendered_notes(values: Path, tmp_path: Path) -> str:
+    """NOTES.txt as `helm install` prints it (helm template skips it: render it as a ConfigMap)."""
+    chart = tmp_path / "id-monitor"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "_notes_check.tpl").write_text('{{- define "notes-check" -}}\n' + notes + "{{- end }}\n")
+    (chart / "templates" / "notes-check.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes-check}\n"
+        'data:\n  notes: {{ include "notes-check" . | toJson }}\n')
+    docs = objects(render(values, chart=chart))
+    return find(docs, "ConfigMap", "notes-check")["data"]["notes"]
+
+
+@pytest.mark.parametrize("values", ["sidecar-values.yaml", "sidecar-native-values.yaml", "sidecar-only-values.yaml"])
+def test_notes_print_a_valid_sidecar_block(values: str, tmp_path: Path, validator) -> None:
+    """The block NOTES.txt tells a service owner to paste makes a valid pod with their app."""
+    notes = rendered_notes(CHART / "ci" / values, tmp_path)
+    block = notes.split("Service over broker state):\n", 1)[1].split("\n\n", 1)[0]
+    template = yaml.safe_load(block)
+    assert set(template) == {"metadata", "spec"}
+    template["metadata"]["labels"] = {"app": "svc"}
+    pod_spec = template["spec"]
+    pod_spec.setdefault("containers", []).append({"name": "app", "image": "svc:1"})
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "svc"},
+                  "spec": {"selector": {"matchLabels": {"app": "svc"}}, "template": template}}
+    assert validator.validate_document(deployment, "NOTES.txt", 1) == []
+    agent = agent_container(pod_spec)
+    assert agent["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert ("initContainers" in pod_spec) == ("native" in values)
+    assert "checksum/id-monitor-config" in template["metadata"]["annotations"]
+
+
+def test_notes_in_deployment_mode_name_the_group(tmp_path: Path) -> None:
+    notes = rendered_notes(CHART / "ci" / "deployment-values.yaml", tmp_path)
+    assert '3 replicas share consumer group "id-monitor"' in notes
+    assert 'job="id-monitor"' in notes

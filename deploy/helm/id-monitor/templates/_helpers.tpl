@@ -73,6 +73,9 @@ The agent's container. In sidecar mode this is the block to add to the applicati
   image: "{{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}"
   imagePullPolicy: {{ .Values.image.pullPolicy }}
   {{- if and (eq .Values.mode "sidecar") .Values.sidecar.native }}
+  {{- if semverCompare "<1.29.0-0" .Capabilities.KubeVersion.Version }}
+  {{- fail (printf "sidecar.native needs Kubernetes 1.29 or later (restartable init containers); this is %s" .Capabilities.KubeVersion.Version) }}
+  {{- end }}
   restartPolicy: Always
   {{- end }}
   args:
