@@ -21,14 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.deploy_tools import CHART, CI_VALUES, helm_binary, load_validator  # noqa: E402
+from tests.deploy_tools import CHART, CI_VALUES, helm_binary, load_validator
 
 IMAGE = os.environ.get("IMAGE", "localhost/id-monitor:bench")
 ENV = {**os.environ, "IMAGE": IMAGE, "CONTAINERS_CONF": str(ROOT / "deploy" / "image" / "containers.conf")}
 
 
 def podman(*args: str) -> str:
-    return subprocess.run(["podman", *args], capture_output=True, text=True, env=ENV).stdout
+    return subprocess.run(["podman", *args], capture_output=True, text=True, env=ENV, check=False).stdout
 
 
 def drop_image_caches() -> None:
@@ -54,7 +54,7 @@ def bench_image(cold: bool) -> None:
     took = timed([str(ROOT / "scripts" / "image"), "build"])
     size = int(podman("image", "inspect", "--format", "{{.Size}}", IMAGE).strip())
     base_name = subprocess.run([str(ROOT / "scripts" / "image"), "base"], capture_output=True, text=True,
-                               env=ENV).stdout.strip()
+                               env=ENV, check=True).stdout.strip()
     base = int(podman("image", "inspect", "--format", "{{.Size}}", base_name).strip())
     print(f"image build ({'cold' if cold else 'warm'}):  {took:6.1f} s")
     print(f"image size:           {size / 1e6:6.1f} MB (base {base / 1e6:.1f} MB + agent {(size - base) / 1e6:.1f} MB)")

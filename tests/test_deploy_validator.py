@@ -137,13 +137,13 @@ def test_a_valid_deployment_passes() -> None:
 def test_unknown_field_and_wrong_type_fail_with_their_path() -> None:
     container = ("spec", "template", "spec", "containers", 0)
     probe = set_at(DEPLOYMENT, (*container, "readinessProbe", "initalDelaySeconds"), 5)
-    assert problems_of(probe) == [
+    assert problems_of(probe) == [(
         "test: document 1 (Deployment/agent) at $.spec.template.spec.containers[0].readinessProbe: "
-        "Additional properties are not allowed ('initalDelaySeconds' was unexpected)"]
+        "Additional properties are not allowed ('initalDelaySeconds' was unexpected)")]
     port = set_at(DEPLOYMENT, (*container, "ports", 0, "containerPort"), "9464")
-    assert problems_of(port) == [
+    assert problems_of(port) == [(
         "test: document 1 (Deployment/agent) at $.spec.template.spec.containers[0].ports[0].containerPort: "
-        "'9464' is not of type 'integer'"]
+        "'9464' is not of type 'integer'")]
 
 
 @pytest.mark.parametrize("kind", CUSTOM)

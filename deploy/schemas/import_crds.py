@@ -60,9 +60,7 @@ def strict(node: Any) -> Any:
             continue
         if key == "properties":
             out[key] = {name: strict(sub) for name, sub in value.items()}
-        elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
-            out[key] = strict(value)
-        elif key in ("allOf", "anyOf", "oneOf"):
+        elif key in ("items", "additionalProperties", "not") and isinstance(value, dict) or key in ("allOf", "anyOf", "oneOf"):
             out[key] = strict(value)
         else:
             out[key] = value
