@@ -131,6 +131,11 @@ def test_values_schema_rejects_bad_values(sets: list[str], message: str) -> None
     assert done.returncode != 0 and message in done.stderr, done.stderr
 
 
+def test_config_metrics_is_the_charts_to_set() -> None:
+    done = helm("template", "release", "--kube-version", "1.33", "--set", "config.metrics.listen=:1", check=False)
+    assert done.returncode != 0 and "set metricsPort" in done.stderr, done.stderr
+
+
 def test_deployment_mode_without_kafka_is_refused() -> None:
     done = helm("template", "release", "--kube-version", "1.33", "--set", "config.kafka=null", check=False)
     assert done.returncode != 0 and "kafka" in done.stderr, done.stderr

@@ -44,6 +44,9 @@ app.kubernetes.io/component: {{ .Values.mode }}
 
 {{/* The agent's config file: the values' config with metrics.listen set from metricsPort. */}}
 {{- define "id-monitor.configFile" -}}
+{{- if hasKey .Values.config "metrics" }}
+{{- fail "config.metrics is set by the chart (metrics.listen from metricsPort): remove it and set metricsPort" }}
+{{- end }}
 {{- $config := deepCopy .Values.config }}
 {{- $_ := set $config "metrics" (dict "listen" (printf "0.0.0.0:%d" (int .Values.metricsPort))) }}
 {{- toYaml $config }}
