@@ -230,3 +230,15 @@ def test_any_unknown_field_anywhere_fails(where: tuple, name: str) -> None:
     field = "zz" + name  # no Kubernetes field starts with "zz"
     assert field not in node
     assert problems_of(set_at(DEPLOYMENT, (*where, field), "x")) != []
+
+
+def test_the_script_reads_stdin() -> None:
+    import subprocess
+
+    script = str(Path(__file__).resolve().parent.parent / "scripts" / "validate-manifests")
+    good = yaml.safe_dump(DEPLOYMENT)
+    done = subprocess.run([script, "-"], input=good, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "1 objects valid" in done.stdout, done.stderr
+    bad = good.replace("containerPort: 9464", "containerPort: '9464'")
+    done = subprocess.run([script, "-"], input=bad, capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and done.stdout.startswith("<stdin>: document 1 (Deployment/agent)"), done.stdout
