@@ -66,6 +66,7 @@ def test_10k_messages_counted_exactly_then_sigterm_commits(kafka_broker: KafkaBr
         assert total(samples, "id_monitor_messages_total", source=source, result="ok") == 10_000
         assert total(samples, "id_monitor_messages_total", result="malformed") == 0
         # Ground truth: per field, how many IDs are target / legacy / unknown; isolation breaches.
+        assert any(t.breach for _, t in generated)
         assert_counts_match_truth(samples, source, generated)
 
         # Health, readiness, lag and exemplars over HTTP.
