@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import urllib.request
 
 import orjson
@@ -28,6 +29,8 @@ from id_monitor.sources.batch import Batch, Chunk, LineRecord
 from id_monitor.sources.kafka import Backoff
 from id_monitor.traffic import generate
 from tests.kafka_broker import counted, parse_metrics, total
+from tests.support.wait import wait_until
+from id_monitor.agent import InProcess
 
 # -- logs ------------------------------------------------------------------------------------
 
@@ -318,3 +321,53 @@ def test_metrics_batch_bounds_unknown_labels_as_other() -> None:
     agent.metrics.merge(batch)
     samples = counted(parse_metrics(_exposition(agent)))
     assert total(samples, "id_monitor_messages_total", source="other", result="ok") == 3
+
+
+class _FailingSink:
+    """A violation sink whose flush fails (broker gone) until `healthy` is set."""
+
+    def __init__(self) -> None:
+        self.healthy = threading.Event()
+        self.failures = 0
+        self.emitted: list = []
+
+    def emit(self, finding, where) -> None:
+        self.emitted.append(finding)
+
+    def flush(self, timeout: float | None = None) -> None:
+        if not self.healthy.is_set():
+            self.failures += 1
+            raise RuntimeError("3 violation records not acknowledged yet")
+
+    def close(self) -> None:
+        pass
+
+
+def test_not_ready_and_says_why_while_violation_records_cannot_be_delivered(caplog: pytest.LogCaptureFixture) -> None:
+    """Defect: with violation records configured, /readyz stayed 200 through a broker outage (the
+    loop sat in the sink's flush and never refreshed readiness) and no broker_lost was logged."""
+    from kafka.structs import TopicPartition
+
+    tp = TopicPartition("t", 0)
+    bad = [orjson.dumps({"thread_id": "undefined", "user_id": "u"})] * 5
+    agent = _agent({})
+    source = _ScriptedSource([{tp: _records(bad)}], commit_ok=[True], agent_stop=lambda: None)
+    sink = _FailingSink()
+    agent.source, agent.sink, agent.state.mode = source, sink, "kafka"
+    agent.executor = InProcess(agent.checker)
+    agent.state.started = True
+    assert agent.readiness()[0] is True
+    with caplog.at_level(logging.INFO, logger="id_monitor.agent"):
+        loop = threading.Thread(target=agent._loop, daemon=True)
+        loop.start()
+        wait_until(lambda: not agent.readiness()[0], timeout=10, message="not ready while the flush fails")
+        assert sink.failures >= 1
+        assert agent.readiness()[1].startswith("violation records not delivered")
+        assert any(r.getMessage() == "broker_lost" for r in caplog.records)
+        assert agent.state.pending_offsets == {}  # nothing committed while records are unsent
+        sink.healthy.set()
+        wait_until(lambda: agent.readiness()[0], timeout=10, message="ready again")
+        agent.stop()
+        loop.join(10)
+    assert any(r.getMessage() == "broker_reachable_again" for r in caplog.records)
+    assert len(sink.emitted) == 5 and source.events[0] == ("commit_sent", {tp: 5})
