@@ -274,6 +274,11 @@ class Agent:
         self.state.records_emitted += len(result.violations)
         return self._flush_sink()
 
+    def _kafka_state_changed(self) -> None:
+        if self.state.mode == "kafka":
+            self.metrics.set_kafka_state(self.config.kafka.topics, self.source.assigned(),
+                                         self.source.reachable and self.state.sink_error is None)
+
     def _flush_sink(self) -> bool:
         """Wait until the batch's violation records are out (offsets are committed only then),
         retrying; while it fails the agent is not ready and says why. False when asked to stop."""
@@ -285,6 +290,7 @@ class Agent:
                     log_event(log, logging.WARNING, "broker_lost", component="violations",
                               error=type(exc).__name__)
                 self.state.sink_error = type(exc).__name__
+                self._kafka_state_changed()
                 self.throttle.log(logging.WARNING, "violations_flush_failed", key="sink",
                                   error=f"{type(exc).__name__}: {exc}"[:200])
                 if self._stop.wait(FLUSH_RETRY_S):
@@ -292,6 +298,7 @@ class Agent:
                 continue
             if self.state.sink_error is not None:
                 self.state.sink_error = None
+                self._kafka_state_changed()
                 log_event(log, logging.INFO, "broker_reachable_again", component="violations")
             return True
 
@@ -334,6 +341,8 @@ class Agent:
             self._lag_due = now + LAG_INTERVAL_S
             self._lag_assigned = assigned
             self._update_lag()
+            self.metrics.set_kafka_state(self.config.kafka.topics, assigned,
+                                         self.source.reachable and self.state.sink_error is None)
 
     def _update_lag(self) -> None:
         lags = self.source.lag()

@@ -199,6 +199,19 @@ class IdMetrics:
             ["topic", "partition"],
             registry=self.registry,
         )
+        self.kafka_assigned_partitions = Gauge(
+            "id_monitor_kafka_assigned_partitions",
+            "Partitions of each topic this consumer group member owns now (0 during a rebalance or "
+            "while more replicas than partitions run).",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.kafka_broker_reachable = Gauge(
+            "id_monitor_kafka_broker_reachable",
+            "1 while the last broker round trip (poll, commit, lag query or violation records) "
+            "succeeded, else 0. Kafka mode only.",
+            registry=self.registry,
+        )
         self.build_info = Gauge(
             "id_monitor_build_info",
             "Always 1; the version label says which id-monitor build is running.",
@@ -271,6 +284,18 @@ class IdMetrics:
                 else:
                     ekey = ekey if ekey in findings else self._findings_key(*ekey)  # type: ignore[arg-type]
                 self._exemplars[ekey] = exemplar
+
+    def set_kafka_state(self, topics: Iterable[str], assigned: Iterable[Any], reachable: bool) -> None:
+        """The consumer's assignment per configured topic, and whether the broker answers: the
+        state a sidecar's readiness probe must not report (it would take the application's pod
+        out of service), shown here for alerts instead."""
+        per_topic = dict.fromkeys(topics, 0)
+        for tp in assigned:
+            if tp.topic in per_topic:
+                per_topic[tp.topic] += 1
+        for topic, count in per_topic.items():
+            self.kafka_assigned_partitions.labels(topic).set(count)
+        self.kafka_broker_reachable.set(1 if reachable else 0)
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         self.consumer_lag.labels(topic, str(partition)).set(max(0, lag))
