@@ -80,6 +80,24 @@ def test_hostile_schema_is_one_line_and_exit_2(tmp_path: Path, case: str) -> Non
     assert_one_line_error(run_cli("classify", "--schema", str(path), "thread_x"), path.name, problem)
 
 
+def test_hostile_schema_named_by_a_config_is_one_line_for_check_and_run(tmp_path: Path) -> None:
+    schema = tmp_path / "bomb-schema.yaml"
+    schema.write_text(HOSTILE_SCHEMAS["alias_bomb"][0])
+    config = tmp_path / "config.yaml"
+    config.write_text(QUIET + f"schema: {schema}\n")
+    assert_one_line_error(run_cli("check", "--config", str(config), "/dev/null"), "aliases expand")
+    assert_one_line_error(run_cli("run", "--config", str(config), "--input", "/dev/null"), "aliases expand")
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_unknown_schema_is_one_line_and_exit_2(tmp_path: Path, command: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(QUIET + "schema: nosuch\n")
+    args = ["check", "--config", str(config), "/dev/null"] if command == "check" else \
+        ["run", "--config", str(config), "--input", "/dev/null"]
+    assert_one_line_error(run_cli(*args), "no builtin schema 'nosuch'")
+
+
 def test_alias_bomb_in_an_environment_override_is_one_line_and_exit_2(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(QUIET)
