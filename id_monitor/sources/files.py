@@ -49,8 +49,10 @@ _LF, _CR, _QUOTE, _BACKSLASH, _COMMA = 0x0A, 0x0D, 0x22, 0x5C, 0x2C
 _OPEN = (0x7B, 0x5B)  # { [
 _OPEN_ARRAY = 0x5B
 _CLOSE_ARRAY, _CLOSE_OBJECT = 0x5D, 0x7D
-# Inside an element, outside strings: the bytes that change the splitter's state.
-_STRUCTURAL = re.compile(rb'["\[\]{},\n]')
+# Inside an element, outside strings: the bytes that change the splitter's state (commas only
+# at the top level). Line feeds between them are counted in one step.
+_STRUCTURAL_TOP = re.compile(rb'["\[\]{},]')
+_STRUCTURAL_NESTED = re.compile(rb'["\[\]{}]')
 # A whole string literal without an LF in it: skipped in one step (it changes no state). A
 # literal cut by the end of a read, or holding an LF, is walked byte by byte instead.
 _STRING_LITERAL = re.compile(rb'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"')
@@ -184,7 +186,7 @@ class RecordReader(Iterator[Record]):
 
     def _whole_line(self, data: bytes, start: int, newline: int) -> None:
         stop = newline - 1 if newline > start and data[newline - 1] == _CR else newline
-        if _NOT_WHITESPACE.search(data, start, stop) is None:
+        if stop == start or (data[start] in _WHITESPACE and _NOT_WHITESPACE.search(data, start, stop) is None):
             return
         if stop - start > self._max:
             self._ready.append((self._line, None, "too_large"))
@@ -264,16 +266,16 @@ class RecordReader(Iterator[Record]):
                 self._element.clear()
                 self._element_size = 0
                 mark = pos
-            found = _STRUCTURAL.search(data, pos)
+            found = (_STRUCTURAL_NESTED if self._depth else _STRUCTURAL_TOP).search(data, pos)
             if found is None:
+                self._line += data.count(b"\n", pos, end)
                 pos = end
                 break
             at = found.start()
+            self._line += data.count(b"\n", pos, at)
             byte = data[at]
             pos = at + 1
-            if byte == _LF:
-                self._line += 1
-            elif byte == _QUOTE:
+            if byte == _QUOTE:
                 literal = _STRING_LITERAL.match(data, at)
                 if literal is not None:
                     pos = literal.end()
