@@ -84,7 +84,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.dictionaries(st.text(max_size=6), json_values, max_size=4), max_size=12), st.booleans(),
        st.booleans(), st.lists(st.integers(1, 50), min_size=1), st.integers(0, 3))
 def test_json_lines_give_each_value_with_its_line(values, crlf, bom, sizes, blank_lines):
@@ -100,7 +100,7 @@ def test_json_lines_give_each_value_with_its_line(values, crlf, bom, sizes, blan
     assert records == whole(data, 1 << 20) == expected
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(json_values, max_size=12), st.lists(st.sampled_from(["", " ", "\n", "\r\n", "\t"]), min_size=1),
        st.booleans(), st.lists(st.integers(1, 50), min_size=1), st.integers(0, 3))
 def test_json_arrays_give_each_element_with_the_line_it_starts_on(values, gaps, bom, sizes, blank_lines):
