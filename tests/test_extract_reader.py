@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from id_monitor.sources.records import read_records
+from id_monitor.sources.files import read_records
 
 
 def records(data: bytes, max_bytes: int = 1000, chunk_size: int = 7) -> list:

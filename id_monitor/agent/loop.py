@@ -274,9 +274,11 @@ class Agent:
         self.state.records_emitted += len(result.violations)
         return self._flush_sink()
 
-    def _kafka_state_changed(self) -> None:
+    def _kafka_state_changed(self, assigned: frozenset[Any] | None = None) -> None:
+        """Refresh the assignment and broker gauges (Kafka mode)."""
         if self.state.mode == "kafka":
-            self.metrics.set_kafka_state(self.config.kafka.topics, self.source.assigned(),
+            topics = self.config.kafka.topics if self.config.kafka is not None else ()
+            self.metrics.set_kafka_state(topics, self.source.assigned() if assigned is None else assigned,
                                          self.source.reachable and self.state.sink_error is None)
 
     def _flush_sink(self) -> bool:
@@ -341,8 +343,7 @@ class Agent:
             self._lag_due = now + LAG_INTERVAL_S
             self._lag_assigned = assigned
             self._update_lag()
-            self.metrics.set_kafka_state(self.config.kafka.topics, assigned,
-                                         self.source.reachable and self.state.sink_error is None)
+            self._kafka_state_changed(assigned)
 
     def _update_lag(self) -> None:
         lags = self.source.lag()

@@ -191,7 +191,7 @@ def _run(engine: Engine, stream: BinaryIO, summary: Summary, observed_ms: int, a
     import orjson
 
     from id_monitor.pipeline import Checker
-    from id_monitor.sources.records import read_records
+    from id_monitor.sources.files import read_records
 
     checker = Checker(engine)
     check, malformed = checker.check_message, engine.judge.malformed

@@ -40,6 +40,7 @@ def run(
     from id_monitor.agent import Agent
     from id_monitor.config import ConfigError, load_config
     from id_monitor.logs import configure
+    from id_monitor.schema import SchemaError
     from id_monitor.sources.kafka import ConsumerTuning
 
     if log_level.lower() not in ("debug", "info", "warning", "error"):
@@ -70,6 +71,9 @@ def run(
                                       tuning=ConsumerTuning(max_poll_records=batch_size), workers=workers)
         except OSError as exc:  # metrics.listen port taken or not bindable
             typer.echo(f"id-monitor run: cannot listen on {cfg.metrics.listen}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
+        except SchemaError as exc:  # `schema:` names no builtin schema or an unusable file
+            typer.echo(f"id-monitor run: {exc}", err=True)
             raise typer.Exit(2) from None
         agent.install_signal_handlers()
         raise typer.Exit(agent.run())

@@ -26,7 +26,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -38,6 +37,8 @@ from pydantic import (
 )
 
 from id_monitor.config.http import HttpSpec
+from id_monitor.config.safe_yaml import YamlError, read_text, shown
+from id_monitor.config.safe_yaml import load as load_yaml
 from id_monitor.model import RULES
 
 ENV_PREFIX = "ID_MONITOR_"
@@ -62,7 +63,10 @@ def _parse_duration(value: Any) -> Any:
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match:
-            return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+            try:
+                return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+            except OverflowError:
+                raise ValueError("duration too large (at most 999999999 days)") from None
     return value
 
 
@@ -317,7 +321,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
             continue
         if any(not k for k in keys):
             raise ConfigError(f"{name} (environment): empty key segment in the variable name")
-        _apply_override(data, keys, _env_value(value))
+        _apply_override(data, keys, _env_value(name, value))
         origins[keys] = name
     try:
         return Config.model_validate(data)
@@ -327,18 +331,15 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = load_yaml(read_text(path))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}{where}: YAML syntax error: {problem}") from None
+    except YamlError as exc:
+        where = f":{exc.line}:{exc.column}" if exc.line is not None else ""
+        kind = "YAML syntax error" if exc.syntax else "unusable YAML"
+        raise ConfigError(f"{path}{where}: {kind}: {exc.problem}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -346,14 +347,16 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _env_value(value: str) -> Any:
+def _env_value(name: str, value: str) -> Any:
     stripped = value.strip()
     if stripped.lower() in ("null", "~"):
         return None
     if stripped[:1] in ("[", "{"):
         try:
-            return yaml.safe_load(stripped)
-        except yaml.YAMLError:
+            return load_yaml(stripped)
+        except YamlError as exc:
+            if not exc.syntax:
+                raise ConfigError(f"{name} (environment): unusable YAML: {exc.problem}") from None
             return value
     return value
 
@@ -403,10 +406,11 @@ def _describe(exc: ValidationError, source: str, origins: Mapping[tuple[str, ...
             problem += f" (did you mean {suggestion!r}?)"
     else:
         problem = first["msg"].removeprefix("Value error, ")
-        shown = repr(first.get("input"))
-        scalar = not isinstance(first.get("input"), (dict, list))
-        if first["type"] != "missing" and scalar and shown not in problem:
-            problem += f" (got {shown})"
+        value = first.get("input")
+        if first["type"] != "missing" and not isinstance(value, (dict, list)):
+            got = shown(value)
+            if got not in problem:
+                problem += f" (got {got})"
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     return f"{where}: {key}: {problem}{more}" if key else f"{where}: {problem}{more}"
 

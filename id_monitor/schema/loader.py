@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from id_monitor.config.safe_yaml import YamlError, read_text, shown
+from id_monitor.config.safe_yaml import load as load_yaml
 from id_monitor.schema.model import STATUSES, Format, Schema, SchemaError, Variant
 from id_monitor.schema.segments import DEFAULT_OWNER_CHARS
 from id_monitor.schema.template import TemplateError, parse_template
@@ -62,22 +62,19 @@ def _load_file(path: Path) -> Schema:
 def _read(path: Path) -> dict[str, Any]:
     file = str(path)
     try:
-        raw = path.read_text(encoding="utf-8")
+        data = load_yaml(read_text(path))
     except FileNotFoundError:
         raise SchemaError("file not found", file=file) from None
     except IsADirectoryError:
         raise SchemaError("is a directory, not a schema file", file=file) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(f"cannot read: {exc}", file=file) from None
+    except YamlError as exc:
+        where = f" at line {exc.line}" if exc.line is not None else ""
+        raise SchemaError(f"{'invalid' if exc.syntax else 'unusable'} YAML{where}: {exc.problem}",
+                          file=file) from None
     except ValueError as exc:  # e.g. a NUL byte in the path
         raise SchemaError(f"not a usable path ({exc})", file=repr(file)) from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise SchemaError(f"invalid YAML{where}: {problem}", file=file) from None
     if not isinstance(data, dict):
         raise SchemaError("a schema must be a mapping with a 'formats' list", file=file)
     unknown = set(data) - _TOP_KEYS
@@ -96,7 +93,7 @@ def _collect(path: Path, data: dict[str, Any], out: list[Format], stack: tuple[P
         raise SchemaError("'include' must be a list of builtin schema names or file paths", file=file)
     for inc in includes:
         if not isinstance(inc, str) or not inc:
-            raise SchemaError(f"include entry {inc!r} must be a builtin name or a path", file=file)
+            raise SchemaError(f"include entry {shown(inc)} must be a builtin name or a path", file=file)
         inc_path = _builtin_path(inc) if inc in BUILTIN_SCHEMAS else (path.parent / inc)
         try:
             resolved = inc_path.resolve()
@@ -114,7 +111,7 @@ def _collect(path: Path, data: dict[str, Any], out: list[Format], stack: tuple[P
 
     owner_width = data.get("owner_width", 8)
     if not isinstance(owner_width, int) or isinstance(owner_width, bool) or not 1 <= owner_width <= 64:
-        raise SchemaError(f"owner_width must be an integer 1-64, got {owner_width!r}", file=file)
+        raise SchemaError(f"owner_width must be an integer 1-64, got {shown(owner_width)}", file=file)
     owner_chars = data.get("owner_chars", DEFAULT_OWNER_CHARS)
     if not isinstance(owner_chars, str):
         raise SchemaError("owner_chars must be a string like 'A-Za-z0-9_.@-'", file=file)
@@ -137,7 +134,7 @@ def _build_format(raw: Any, file: str, *, order: int, owner_width: int, owner_ch
         raise SchemaError(f"each format must be a mapping, got {type(raw).__name__}", file=file)
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise SchemaError(f"format name {name!r} must be lower-case letters, digits and '_'", file=file)
+        raise SchemaError(f"format name {shown(name)} must be lower-case letters, digits and '_'", file=file)
 
     def fail(problem: str) -> SchemaError:
         return SchemaError(problem, file=file, format=name)
@@ -147,7 +144,7 @@ def _build_format(raw: Any, file: str, *, order: int, owner_width: int, owner_ch
         raise fail(f"unknown key(s) {sorted(map(str, unknown))} (allowed: {', '.join(sorted(_FORMAT_KEYS))})")
     status = raw.get("status")
     if status not in STATUSES:
-        raise fail(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        raise fail(f"status must be one of {', '.join(STATUSES)}, got {shown(status)}")
     if ("template" in raw) == ("templates" in raw):
         raise fail("give exactly one of 'template' or 'templates'")
     templates = raw.get("templates") if "templates" in raw else [raw.get("template")]
