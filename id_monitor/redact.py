@@ -27,7 +27,7 @@ from id_monitor.model import IdInfo
 REDACT_MODES = ("mask", "hash", "none")
 MAX_SHOWN = 96
 _SEPARATORS = frozenset("_-.:/@ ")
-_RANDOM_PARTS = ("hex", "uuid", "thread8", "agent8")
+_RANDOM_PARTS = ("hex", "uuid", "thread8", "agent8", "thread", "thread_head")
 
 
 def redact(value: object, mode: str = "mask", info: IdInfo | None = None) -> str:

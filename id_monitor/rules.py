@@ -168,15 +168,18 @@ def mismatched_reference(
     referenced_field: str,
     referenced_values: list[object] | None,
 ) -> Finding | None:
-    """An embedded reference (`thread8`, `agent8`) must equal the last `_` segment of the
-    referenced field in the same message. No referenced value (or no reference part): no judgement.
-    When the referenced field holds several IDs, matching any of them is enough.
+    """An embedded reference must point at the referenced field in the same message: equal the
+    whole value (a run that carries its thread id), its last `_` segment, or that segment's first
+    8 characters, as the generator cuts it (`thread8`, `agent8`; of a `_`-less value such as a
+    uuid, its first 8). No referenced value (or no reference part): no judgement. When the
+    referenced field holds several IDs, matching any of them is enough.
     """
     ref = info.parts.get(part)
     if ref is None or not referenced_values:
         return None
-    tails = [v.rpartition("_")[2] for v in referenced_values if isinstance(v, str)]
-    if not tails or ref in tails:
+    texts = [v for v in referenced_values if isinstance(v, str)]
+    if not texts or any(ref == v or ref == tail or ref == tail[:8]
+                        for v in texts for tail in (v.rpartition("_")[2],)):
         return None
     return _finding(
         "mismatched_reference",
