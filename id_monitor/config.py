@@ -155,8 +155,8 @@ class PolicySpec(Section):
 
     `legacy`: allow (no finding) | warn | violation, overridable per field. `max_future_skew` /
     `max_age`: bounds of an embedded timestamp relative to the observation time. `references`:
-    embedded reference part -> field it points at (msg's `thread8` is the last `_` segment of
-    `thread_id`). `shape_only_types`: id_types that name a shape, not a kind of ID (a uuid can be
+    embedded reference part -> field it points at (msg's `thread8` is the tail of `thread_id`,
+    tool's `agent8` the tail of `agent_id`, run_thread's `thread` the whole `thread_id`). `shape_only_types`: id_types that name a shape, not a kind of ID (a uuid can be
     anything), so they never count as `unexpected_type`. `severity`: per-rule override
     (violation | warning | off).
     """
@@ -164,7 +164,9 @@ class PolicySpec(Section):
     legacy: LegacyPolicy = "warn"
     max_future_skew: Duration = timedelta(hours=1)
     max_age: Duration = timedelta(days=365)
-    references: dict[str, str] = Field(default_factory=lambda: {"thread8": "thread_id", "agent8": "agent_id"})
+    references: dict[str, str] = Field(
+        default_factory=lambda: {"thread8": "thread_id", "agent8": "agent_id", "thread": "thread_id"}
+    )
     shape_only_types: StrList = Field(default_factory=lambda: ["uuid", "hex8", "ulid", "ksuid", "snowflake"])
     severity: dict[str, Annotated[RuleSeverity, BeforeValidator(_yaml_off)]] = Field(default_factory=dict)
 

@@ -234,6 +234,27 @@ class Counter(Segment):
 
 
 @dataclass(frozen=True)
+class Digits(Segment):
+    """A run of 1..N decimal digits that is not a counter or an epoch time: e.g. the last five
+    digits of a millisecond clock (`int(time.time() * 1000) % 100000`), which gives no time.
+    Lands in `parts` as text, so a truncated clock is never mistaken for a timestamp."""
+
+    min_len: int = 1
+    max_len: int = 5
+
+    def regex(self) -> str:
+        return f"[0-9]{{{self.min_len},{self.max_len}}}"
+
+    @property
+    def fixed_chars(self) -> int:
+        return self.min_len if self.min_len == self.max_len else 0
+
+    @property
+    def length(self) -> tuple[int, int]:
+        return (self.min_len, self.max_len)
+
+
+@dataclass(frozen=True)
 class Hex(Segment):
     """Lower-case hex of a fixed length, or of a range of lengths (optionally even only)."""
 
@@ -257,17 +278,25 @@ class Hex(Segment):
         return (self.min_len, self.max_len)
 
 
+DEFAULT_TOKEN_CHARS = "A-Za-z0-9_-"
+
+
 @dataclass(frozen=True)
 class Token(Segment):
-    """Opaque legacy tail: letters, digits, `_` and `-`, starting with a letter or digit."""
+    """Opaque text: a letter or digit, then any of `chars` (default letters, digits, `_`, `-`).
+    Legacy tails, and whole foreign IDs embedded by a generator (a run that carries its
+    thread's id), whose characters the schema does not control."""
 
     min_len: int = 1
     max_len: int = 64
+    chars: str = DEFAULT_TOKEN_CHARS
 
-    may_underscore = True
+    @property
+    def may_underscore(self) -> bool:  # type: ignore[override]
+        return "_" in self.chars
 
     def regex(self) -> str:
-        return f"[A-Za-z0-9][A-Za-z0-9_-]{{{self.min_len - 1},{self.max_len - 1}}}"
+        return f"[A-Za-z0-9]{char_class(self.chars)}{{{self.min_len - 1},{self.max_len - 1}}}"
 
     @property
     def length(self) -> tuple[int, int]:
