@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "demo",
     "check",
     "classify",
+    "discover",
     "scan",
     "generate",
 ]

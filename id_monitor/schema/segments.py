@@ -256,18 +256,21 @@ class Digits(Segment):
 
 @dataclass(frozen=True)
 class Hex(Segment):
-    """Lower-case hex of a fixed length, or of a range of lengths (optionally even only)."""
+    """Hex of a fixed length, or of a range of lengths (optionally even only); lower-case unless
+    `case` is `upper` or `any`."""
 
     min_len: int = 8
     max_len: int = 8
     even: bool = False
+    case: str = "lower"
 
     def regex(self) -> str:
+        h = {"lower": "[0-9a-f]", "upper": "[0-9A-F]", "any": "[0-9a-fA-F]"}[self.case]
         if self.min_len == self.max_len:
-            return f"[0-9a-f]{{{self.min_len}}}"
+            return f"{h}{{{self.min_len}}}"
         if self.even:
-            return f"(?:[0-9a-f]{{2}}){{{self.min_len // 2},{self.max_len // 2}}}"
-        return f"[0-9a-f]{{{self.min_len},{self.max_len}}}"
+            return f"(?:{h}{{2}}){{{self.min_len // 2},{self.max_len // 2}}}"
+        return f"{h}{{{self.min_len},{self.max_len}}}"
 
     @property
     def fixed_chars(self) -> int:

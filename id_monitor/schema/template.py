@@ -5,7 +5,7 @@ optional groups (nestable). `{{ }} [[ ]]` are literal braces/brackets. A templat
 groups expands to its variants (at most 2**k, capped), each a plain tuple of segments.
 
 Segment types: word, enum(a|b), owner / owner(N), ts / ts_ms / ts_s, counter, digits(A-B),
-hex(N) / hex(A-B) / hex(A-B,even), token / token(A-B) / token(A-B, chars=...), and the builtin standard formats uuid(...),
+hex(N) / hex(A-B) / hex(A-B,even) / hex(N,case=upper|any), token / token(A-B) / token(A-B, chars=...), and the builtin standard formats uuid(...),
 ulid, typeid(prefix=...), ksuid, snowflake(...). `{name}` alone means the type of the same
 name when there is one (`{owner}`, `{ts}`, `{counter}`, `{hex}` = hex(8), `{uuid}`...), else word.
 """
@@ -126,12 +126,15 @@ def make_segment(name: str, type_name: str, positional: list[str], options: Mapp
     if type_name == "hex":
         even = bool(opts.pop("even", False)) or "even" in positional
         sizes = [p for p in positional if p != "even"]
+        case = str(opts.pop("case", "lower"))
         if opts:
             raise TemplateError(f"segment {name!r}: unknown hex options {sorted(opts)}")
+        if case not in ("lower", "upper", "any"):
+            raise TemplateError(f"segment {name!r}: hex case must be lower, upper or any, got {case!r}")
         lo, hi = _range(sizes[0], "hex") if sizes else (8, 8)
         if even and (lo % 2 or hi % 2):
             raise TemplateError(f"segment {name!r}: hex(..., even) needs even bounds")
-        return Hex(name, min_len=lo, max_len=hi, even=even)
+        return Hex(name, min_len=lo, max_len=hi, even=even, case=case)
     if type_name == "token":
         lo, hi = _range(positional[0], "token") if positional else (1, 64)
         chars = str(opts.pop("chars", DEFAULT_TOKEN_CHARS))
