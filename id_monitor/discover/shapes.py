@@ -15,16 +15,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from id_monitor.discover import propose
+from id_monitor.discover.plan import MAX_PLANS, SIGNATURE, Plan
 from id_monitor.discover.support import LiteralTable
 from id_monitor.discover.tokenise import (
     HEX,
+    MAX_INPUT,
     NUM,
     TRUNCATED,
+    TS_MS,
+    TS_S,
     UPPER_HEX,
     WORD_CLASSES,
     Atom,
-    Run,
-    tokenise,
 )
 from id_monitor.discover.topk import Counted, SpaceSaving
 from id_monitor.model import IdInfo
@@ -35,9 +37,11 @@ LITERALS_PER_POSITION = 4
 MAX_LITERAL_POSITIONS = 8
 LITERAL_COVERAGE = 0.95  # supported words must cover this share of a position to be shown
 MAX_SHAPE_TEXT = 160
-_SIZED = frozenset((HEX, UPPER_HEX, NUM, *WORD_CLASSES))
+_SIZED = frozenset((HEX, UPPER_HEX, NUM, *WORD_CLASSES))  # classes shown with their lengths
 
 Key = tuple[Any, ...]
+# classes a random hex run falls into by chance (all digits, all letters, digits in the epoch range)
+_FOLDABLE = frozenset((NUM, TS_MS, TS_S, *WORD_CLASSES))
 
 
 def _bucket(cls: str, n: int) -> int:
@@ -54,22 +58,22 @@ class ShapeStats:
     """What one kept shape remembers: length range and zero-padding per run, literal tables for
     its first word positions, and one redacted example."""
 
-    __slots__ = ("example", "lengths", "literals", "padded", "sized")
+    __slots__ = ("example", "last_plan", "lengths", "literals", "padded")
 
-    def __init__(self, atoms: tuple[Atom, ...], example: str, min_support: int) -> None:
+    def __init__(self, key: Key, example: str, min_support: int) -> None:
         self.example = example
-        self.sized = tuple(i for i, a in enumerate(atoms) if type(a) is Run and a.cls in _SIZED)
+        self.last_plan: Plan | None = None
         self.lengths: dict[int, list[int]] = {}
         self.padded: set[int] = set()
-        word_positions = [i for i, a in enumerate(atoms) if type(a) is Run and a.cls in WORD_CLASSES]
+        word_positions = [i for i, a in enumerate(key) if type(a) is tuple and a[0] in WORD_CLASSES]
         self.literals = {i: LiteralTable(LITERALS_PER_POSITION, min_support)
                          for i in word_positions[:MAX_LITERAL_POSITIONS]}
 
-    def update(self, atoms: tuple[Atom, ...], id_hash: int) -> None:
+    def update_lengths(self, plan: Plan) -> None:
+        """Widen the length ranges by a plan's (the same for every ID of one plan)."""
+        self.last_plan = plan
         lengths = self.lengths
-        for i in self.sized:
-            text = atoms[i].text  # type: ignore[union-attr]
-            n = len(text)
+        for i, n in plan.lengths:
             span = lengths.get(i)
             if span is None:
                 lengths[i] = [n, n]
@@ -77,10 +81,6 @@ class ShapeStats:
                 span[0] = n
             elif n > span[1]:
                 span[1] = n
-            if n > 1 and text[0] == "0" and atoms[i].cls == NUM:  # type: ignore[union-attr]
-                self.padded.add(i)
-        for i, table in self.literals.items():
-            table.add(atoms[i].text, id_hash)  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -109,19 +109,55 @@ class ShapeMiner:
         self.redact_mode = redact_mode
         self.total = 0
         self._shapes: SpaceSaving[Key, ShapeStats | None] = SpaceSaving(capacity, lambda key: None)
+        self._plans: dict[bytes, Plan] = {}
+        self._items = self._shapes._items  # read-only view for the hot path
 
     @property
     def capacity(self) -> int:
         return self._shapes.capacity
 
     def observe(self, value: str, info: IdInfo | None = None) -> None:
-        atoms = tokenise(value)
-        entry = self._shapes.add(skeleton(atoms))
+        # The hot path: Planner.plan, SpaceSaving.add and LiteralTable.add written out inline.
+        plan = None
+        if len(value) <= MAX_INPUT and value.isascii():
+            plans = self._plans
+            sig = value.encode("ascii").translate(SIGNATURE)
+            plan = plans.get(sig)
+            if plan is None:
+                if len(plans) >= MAX_PLANS:
+                    plans.clear()
+                plan = plans[sig] = Plan(value, _bucket)
+        else:  # non-ASCII or over-long: tokenise this one ID on its own
+            plan = Plan(value, _bucket)
+        key = plan.key if not plan.ambiguous else plan.key_for(value)
+        entry = self._items.get(key)
+        if entry is None:
+            entry = self._shapes.add(key, 0)
+        entry.count += 1
+        self.total += 1
         stats = entry.value
         if stats is None:
-            stats = entry.value = ShapeStats(atoms, redact(value, self.redact_mode, info), self.min_support)
-        self.total += 1
-        stats.update(atoms, hash(value))
+            stats = entry.value = ShapeStats(key, redact(value, self.redact_mode, info), self.min_support)
+        if plan is not stats.last_plan:
+            stats.update_lengths(plan)
+        for i, start in plan.num_starts:
+            if value[start] == "0":
+                stats.padded.add(i)
+        literals = stats.literals
+        if literals:
+            id_hash = None
+            for i, start, end in plan.words:
+                table = literals.get(i)
+                if table is None:
+                    continue
+                word = value[start:end]
+                slot = table.words.get(word)
+                if slot is not None and slot[1].reached:
+                    slot[0] += 1
+                    continue
+                if id_hash is None:
+                    id_hash = hash(value)
+                table.add(word, id_hash)
 
     # ---- reporting ---------------------------------------------------------------------------
 
@@ -145,7 +181,8 @@ class ShapeMiner:
 
     def _folded(self) -> dict[Key, tuple[int, int, int, ShapeStats | None]]:
         """Kept shapes, with those that differ from a larger one only by a hex run that happened
-        to be all digits (`12345678`) or all letters (`deadbeef`) counted as that larger one."""
+        to be all digits (`12345678`, perhaps an epoch time) or all letters (`deadbeef`) counted
+        as that larger one."""
         kept: dict[Key, Counted[ShapeStats | None]] = dict(self._shapes.items())
         out = {k: [c.count, c.error, c.count - c.error, c.value] for k, c in kept.items()}
         for key, item in sorted(kept.items(), key=lambda kv: kv[1].count):
@@ -153,7 +190,7 @@ class ShapeMiner:
             if stats is None:
                 continue
             for i, atom in enumerate(key):
-                if isinstance(atom, str) or atom[0] not in (NUM, *WORD_CLASSES):
+                if isinstance(atom, str) or atom[0] not in _FOLDABLE:
                     continue
                 lo, hi = stats.lengths.get(i, (0, 0))
                 target = None
