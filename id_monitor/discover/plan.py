@@ -1,12 +1,13 @@
-"""The fast path of tokenising: IDs of one shape share a character-class signature, so they are
-tokenised once per signature and then only sliced.
+"""The fast path of tokenising: IDs of one shape share a signature, so the atom boundaries are
+found once per signature and each ID is then only sliced and its runs classified.
 
-The signature maps each ASCII byte to its class (`9` digit, `h` a-f, `a` g-z, `H` A-F, `A` G-Z,
-anything else itself) with one C-level `bytes.translate`. Equal signatures give equal atom
-boundaries, the same UUID matches and the same run classes (see tokenise.classify_run), except
-for runs whose class needs their value: 10- and 13-digit runs (an epoch time only in a
-plausible range) and 26-character runs (a ULID's first digit and alphabet). Those are classified
-per ID. Plans are cached in a bounded dict, cleared when full.
+The signature keeps separators and maps every ASCII letter and digit to `a` (one C-level
+`bytes.translate`): equal signatures mean equal run boundaries, whatever the letters and
+digits, so a shape with random hex, counters or ULIDs has few signatures. What a run's
+characters decide (counter, epoch time, hex, word ...) is decided per ID by
+tokenise.classify_run. A UUID spans separators, so its spans are checked per ID; an ID whose
+check disagrees with the plan takes the slow path (tokenise). Plans are cached in a bounded
+dict, cleared when full.
 """
 
 from __future__ import annotations
@@ -14,127 +15,126 @@ from __future__ import annotations
 from typing import Any
 
 from id_monitor.discover.tokenise import (
+    _LOWER_HEX,
+    _TS_MS_TEXT,
+    _TS_S_TEXT,
     HEX,
     MAX_INPUT,
-    TS_MS,
-    TS_MS_RANGE,
-    TS_S,
-    TS_S_RANGE,
-    MIXED,
     NUM,
     TRUNCATED,
-    UPPER_HEX,
+    TS_MS,
+    TS_S,
     UUID,
-    WORD_CLASSES,
     Run,
     classify_run,
     tokenise,
 )
 
 MAX_PLANS = 4096
-# a 26-character run of these classes has that class whatever its value; others may be a ULID
-_SETTLED_26 = frozenset((HEX, UPPER_HEX, MIXED, UUID, TRUNCATED))
-# digit-run length -> (lowest, highest + 1) plausible epoch time as text, and its class
-_TS_TEXT_RANGE = {
-    13: (f"{TS_MS_RANGE[0]:013d}", f"{TS_MS_RANGE[1]:013d}", TS_MS),
-    10: (f"{TS_S_RANGE[0]:010d}", f"{TS_S_RANGE[1]:010d}", TS_S),
-}
+_UUID_CHARS = "0123456789abcdefABCDEF-"  # the dashes' places are fixed by the signature
+_UUID_RUNS = (8, 4, 4, 4, 12)
 
 
 def _signature_table() -> bytes:
     table = bytearray(range(256))
-    for c in range(256):
-        ch = chr(c)
-        if ch.isdigit() and c < 128:
-            table[c] = ord("9")
-        elif "a" <= ch <= "f":
-            table[c] = ord("h")
-        elif "g" <= ch <= "z":
+    for c in range(128):
+        if chr(c).isalnum():
             table[c] = ord("a")
-        elif "A" <= ch <= "F":
-            table[c] = ord("H")
-        elif "G" <= ch <= "Z":
-            table[c] = ord("A")
     return bytes(table)
 
 
 SIGNATURE = _signature_table()
 
 
-class Plan:
-    """How to read every ID of one signature: its skeleton key (with the per-ID runs to
-    classify), the runs whose lengths and words the shape statistics need."""
+def _is_uuid(text: str) -> bool:
+    return not text.strip(_UUID_CHARS)
 
-    __slots__ = ("ambiguous", "bucket", "key", "lengths", "num_starts", "words")
+
+class Plan:
+    """How to read every ID of one signature: the runs to slice and classify, the UUID spans to
+    confirm, and the 8-4-4-4-12 spans that must not turn out to be UUIDs."""
+
+    __slots__ = ("bucket", "candidates", "classes", "entry", "first", "key", "lengths", "runs", "texts", "uuids")
 
     def __init__(self, value: str, bucket: Any) -> None:
         self.bucket = bucket
         atoms = tokenise(value)
         key: list[Any] = []
-        self.ambiguous: list[tuple[Any, ...]] = []  # (index, start, end, lo, hi, ts class or None)
+        self.runs: list[tuple[int, int, int]] = []  # (atom index, start, end)
+        self.uuids: list[tuple[int, int]] = []
         self.lengths: list[tuple[int, int]] = []
-        self.num_starts: list[tuple[int, int]] = []
-        self.words: list[tuple[int, int, int]] = []
+        spans: list[tuple[int, int] | None] = []  # per atom: (start, end) of a plain run
         pos = 0
         for i, atom in enumerate(atoms):
             if type(atom) is str:
                 key.append(atom)
+                spans.append(None)
                 pos += 1
                 continue
             assert isinstance(atom, Run)
-            n = len(atom.text) if atom.cls != UUID else 36
-            start, end = pos, pos + n
+            n = 36 if atom.cls == UUID else len(atom.text)
             key.append((atom.cls, bucket(atom.cls, n)))
-            if atom.cls != TRUNCATED:
+            if atom.cls == UUID:
+                self.uuids.append((pos, pos + n))
+                spans.append(None)
+            elif atom.cls != TRUNCATED:
+                self.runs.append((i, pos, pos + n))
                 self.lengths.append((i, n))
-            if n in _TS_TEXT_RANGE and atom.text.isdigit():
-                self.ambiguous.append((i, start, end, *_TS_TEXT_RANGE[n]))
-            elif n == 26 and atom.cls not in _SETTLED_26:
-                self.ambiguous.append((i, start, end, None, None, None))
-            if atom.cls == NUM and n > 1:
-                self.num_starts.append((i, start))
-            if atom.cls in WORD_CLASSES or n == 26:
-                self.words.append((i, start, end))
-            pos = end
+                spans.append((pos, pos + n))
+            else:
+                spans.append(None)
+            pos += n
         self.key: tuple[Any, ...] = tuple(key)
+        self.texts: list[str] = [""] * len(self.runs)
+        self.first: tuple[str, ...] = tuple(value[start:end] for _, start, end in self.runs)
+        self.classes: tuple[str, ...] = tuple(self.key[i][0] for i, _, _ in self.runs)
+        self.entry: tuple[int, Any] | None = None  # (evictions then, the miner's entry for `key`)
+        # run-sep-run-sep... of 8-4-4-4-12 that were not a UUID here may be one in another ID
+        self.candidates: list[tuple[int, int]] = []
+        for i in range(len(atoms) - 8):
+            window = atoms[i : i + 9]
+            if all(window[k] == "-" for k in (1, 3, 5, 7)) and all(
+                    spans[i + 2 * k] is not None and len(window[2 * k].text) == _UUID_RUNS[k]  # type: ignore[union-attr]
+                    for k in range(5)):
+                start = spans[i][0]  # type: ignore[index]
+                self.candidates.append((start, start + 36))
 
-    def key_for(self, value: str) -> tuple[Any, ...]:
-        """The skeleton key of `value` (this plan's own key unless a per-ID class differs)."""
+    def read(self, value: str) -> tuple[Any, ...] | None:
+        """`value`'s skeleton key, with its run texts left in `texts` (aligned with `runs`), or
+        None when the plan does not fit it (a UUID span that is not one, or the other way
+        round). `texts` is reused from call to call, so reading allocates no containers: the
+        cyclic garbage collector, not the slicing, would otherwise dominate the cost."""
+        for start, end in self.uuids:
+            if not _is_uuid(value[start:end]):
+                return None
+        for start, end in self.candidates:
+            if _is_uuid(value[start:end]):
+                return None
         key = self.key
         changed: list[Any] | None = None
-        for i, start, end, lo, hi, ts_cls in self.ambiguous:
-            text = value[start:end]
-            if ts_cls is not None:  # digits of one length compare as text like numbers
-                cls = ts_cls if lo <= text < hi else NUM
+        texts, first, classes = self.texts, self.first, self.classes
+        for slot, (i, start, end) in enumerate(self.runs):
+            text = texts[slot] = value[start:end]
+            if text == first[slot]:  # the plan's own word (a literal, mostly): its class
+                continue
+            # the common classes inline (a call per run costs more than the tests themselves)
+            if text.isdigit():
+                n = end - start
+                if n == 13:
+                    cls = TS_MS if _TS_MS_TEXT[0] <= text < _TS_MS_TEXT[1] else NUM
+                elif n == 10:
+                    cls = TS_S if _TS_S_TEXT[0] <= text < _TS_S_TEXT[1] else NUM
+                else:
+                    cls = NUM
+            elif classes[slot] is HEX and not text.strip(_LOWER_HEX) and not text.isalpha():
+                cls = HEX
             else:
                 cls = classify_run(text)
-            if cls != key[i][0]:
+            if cls is not classes[slot]:
                 if changed is None:
                     changed = list(key)
                 changed[i] = (cls, self.bucket(cls, end - start))
         return key if changed is None else tuple(changed)
 
 
-class Planner:
-    """Signature -> Plan, bounded."""
-
-    __slots__ = ("_bucket", "_plans")
-
-    def __init__(self, bucket: Any) -> None:
-        self._plans: dict[bytes, Plan] = {}
-        self._bucket = bucket
-
-    def plan(self, value: str) -> Plan | None:
-        """The plan for `value`, or None when it needs the slow path (non-ASCII, over-long)."""
-        if len(value) > MAX_INPUT or not value.isascii():
-            return None
-        sig = value.encode("ascii").translate(SIGNATURE)
-        plan = self._plans.get(sig)
-        if plan is None:
-            if len(self._plans) >= MAX_PLANS:
-                self._plans.clear()
-            plan = self._plans[sig] = Plan(value, self._bucket)
-        return plan
-
-    def __len__(self) -> int:
-        return len(self._plans)
+__all__ = ["MAX_INPUT", "MAX_PLANS", "SIGNATURE", "Plan"]

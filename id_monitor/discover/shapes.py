@@ -54,6 +54,18 @@ def skeleton(atoms: tuple[Atom, ...]) -> Key:
     return tuple(a if type(a) is str else (a.cls, _bucket(a.cls, len(a.text))) for a in atoms)
 
 
+def _pins_nothing(atoms: list[Any]) -> bool:
+    """A shape with no separator, no literal and no fixed length (`{mixed:4-40}`) would match any
+    garbage: it is not a shape worth a format, so it is not reported."""
+    for atom in atoms:
+        if isinstance(atom, str) or atom[1] in ("literal", "enum"):
+            return False
+        detail = atom[2]
+        if not isinstance(detail, tuple) or detail[0] == detail[1]:  # ts, uuid, ulid, or one length
+            return False
+    return True
+
+
 class ShapeStats:
     """What one kept shape remembers: length range and zero-padding per run, literal tables for
     its first word positions, and one redacted example."""
@@ -117,8 +129,8 @@ class ShapeMiner:
         return self._shapes.capacity
 
     def observe(self, value: str, info: IdInfo | None = None) -> None:
-        # The hot path: Planner.plan, SpaceSaving.add and LiteralTable.add written out inline.
-        plan = None
+        # The hot path: the plan cache, SpaceSaving.add and LiteralTable.add written out inline.
+        key = None
         if len(value) <= MAX_INPUT and value.isascii():
             plans = self._plans
             sig = value.encode("ascii").translate(SIGNATURE)
@@ -127,12 +139,22 @@ class ShapeMiner:
                 if len(plans) >= MAX_PLANS:
                     plans.clear()
                 plan = plans[sig] = Plan(value, _bucket)
-        else:  # non-ASCII or over-long: tokenise this one ID on its own
+            key = plan.read(value)
+        if key is None:  # non-ASCII, over-long, or not what its signature's plan expects
             plan = Plan(value, _bucket)
-        key = plan.key if not plan.ambiguous else plan.key_for(value)
-        entry = self._items.get(key)
-        if entry is None:
-            entry = self._shapes.add(key, 0)
+            key = plan.read(value)
+            assert key is not None  # a plan always fits the value it was made from
+        texts = plan.texts
+        shapes = self._shapes
+        cached = plan.entry
+        if key is plan.key and cached is not None and cached[0] == shapes.evictions:
+            entry = cached[1]  # no eviction since: still the kept entry (saves hashing the key)
+        else:
+            entry = self._items.get(key)
+            if entry is None:
+                entry = shapes.add(key, 0)
+            if key is plan.key:
+                plan.entry = (shapes.evictions, entry)
         entry.count += 1
         self.total += 1
         stats = entry.value
@@ -140,24 +162,44 @@ class ShapeMiner:
             stats = entry.value = ShapeStats(key, redact(value, self.redact_mode, info), self.min_support)
         if plan is not stats.last_plan:
             stats.update_lengths(plan)
-        for i, start in plan.num_starts:
-            if value[start] == "0":
-                stats.padded.add(i)
         literals = stats.literals
-        if literals:
-            id_hash = None
-            for i, start, end in plan.words:
+        id_hash = None
+        runs = plan.runs
+        for slot in range(len(runs)):
+            i = runs[slot][0]
+            cls = key[i][0]
+            if cls is NUM:
+                text = texts[slot]
+                if text[0] == "0" and len(text) > 1:
+                    stats.padded.add(i)
+            elif literals and cls in WORD_CLASSES:
                 table = literals.get(i)
                 if table is None:
                     continue
-                word = value[start:end]
-                slot = table.words.get(word)
-                if slot is not None and slot[1].reached:
-                    slot[0] += 1
+                text = texts[slot]
+                word = table.words.get(text)
+                if word is not None and word[1].reached:
+                    word[0] += 1
                     continue
                 if id_hash is None:
                     id_hash = hash(value)
-                table.add(word, id_hash)
+                table.add(text, id_hash)
+
+    def state_size(self) -> dict[str, int]:
+        """How much the miner holds, item by item: each figure is bounded by a constant
+        (capacity, MAX_PLANS, LITERALS_PER_POSITION x MAX_LITERAL_POSITIONS, min_support)."""
+        stats = [c.value for _, c in self._shapes.items() if c.value is not None]
+        tables = [t for st in stats for t in st.literals.values()]
+        return {
+            "shapes": len(self._shapes),
+            "heap": len(self._shapes._heap),
+            "plans": len(self._plans),
+            "literal_tables": len(tables),
+            "literals": sum(len(t.words) for t in tables),
+            "support_hashes": sum(slot[1].count for t in tables for slot in t.words.values()
+                                  if not slot[1].reached),
+            "length_spans": sum(len(st.lengths) for st in stats),
+        }
 
     # ---- reporting ---------------------------------------------------------------------------
 
@@ -169,6 +211,8 @@ class ShapeMiner:
             if count - error < self.min_support or stats is None:
                 continue
             atoms = self._render_atoms(key, own, stats)
+            if _pins_nothing(atoms):
+                continue
             text = "".join(a if isinstance(a, str) else a[0] for a in atoms)
             if len(text) > MAX_SHAPE_TEXT:
                 text = text[: MAX_SHAPE_TEXT - 1] + "…"

@@ -24,9 +24,11 @@ _ATOMS = re.compile(
     r"|(.)",
     re.DOTALL,
 )
-_LOWER_HEX = frozenset("0123456789abcdef")
-_UPPER_HEX = frozenset("0123456789ABCDEF")
-_CROCKFORD = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghjkmnpqrstvwxyz")
+_LOWER_HEX = "0123456789abcdef"
+_UPPER_HEX = "0123456789ABCDEF"
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghjkmnpqrstvwxyz"
+_TS_MS_TEXT = (f"{TS_MS_RANGE[0]:013d}", f"{TS_MS_RANGE[1]:013d}")
+_TS_S_TEXT = (f"{TS_S_RANGE[0]:010d}", f"{TS_S_RANGE[1]:010d}")
 
 # Classes of a run. Word classes may be shown as the literal text (given enough support).
 TS_MS, TS_S, NUM, HEX, UPPER_HEX, UUID, ULID = "ts_ms", "ts_s", "num", "hex", "HEX", "uuid", "ulid"
@@ -44,23 +46,23 @@ Atom = str | Run  # a str atom is one separator character
 
 
 def classify_run(text: str) -> str:
-    """The class of one run of letters and digits."""
-    n = len(text)
+    """The class of one run of letters and digits (C-level string tests only: it runs per ID)."""
     if text.isdigit() and text.isascii():
-        if n == 13 and TS_MS_RANGE[0] <= int(text) < TS_MS_RANGE[1]:
-            return TS_MS
-        if n == 10 and TS_S_RANGE[0] <= int(text) < TS_S_RANGE[1]:
-            return TS_S
+        n = len(text)
+        if n == 13:  # equal-length digit strings compare like the numbers they are
+            return TS_MS if _TS_MS_TEXT[0] <= text < _TS_MS_TEXT[1] else NUM
+        if n == 10:
+            return TS_S if _TS_S_TEXT[0] <= text < _TS_S_TEXT[1] else NUM
         return NUM
     if not text.isascii():
         return TEXT
+    n = len(text)
     if n >= 4 and not text.isalpha():  # hex needs a digit; an all-letter run is a word
-        chars = set(text)
-        if chars <= _LOWER_HEX:
+        if not text.strip(_LOWER_HEX):
             return HEX
-        if chars <= _UPPER_HEX:
+        if not text.strip(_UPPER_HEX):
             return UPPER_HEX
-        if n == 26 and text[0] in "01234567" and chars <= _CROCKFORD and (text.isupper() or text.islower()):
+        if n == 26 and text[0] in "01234567" and not text.strip(_CROCKFORD) and (text.isupper() or text.islower()):
             return ULID
     if text.islower():
         return LOWER
