@@ -46,7 +46,7 @@ class LiteralTable:
     def __init__(self, capacity: int, min_support: int) -> None:
         self.capacity = capacity
         self.min_support = min_support
-        self.words: dict[str, list] = {}  # word -> [count, DistinctUpTo]
+        self.words: dict[str, list] = {}  # word -> [count, DistinctUpTo, error]
 
     def add(self, word: str, id_hash: int) -> None:
         words = self.words
@@ -56,19 +56,13 @@ class LiteralTable:
             if len(words) >= self.capacity:
                 victim = min(words, key=lambda w: words[w][0])
                 count = words.pop(victim)[0]
-            slot = words[word] = [count, DistinctUpTo(self.min_support)]
+            slot = words[word] = [count, DistinctUpTo(self.min_support), count]
         slot[0] += 1
         support = slot[1]
         if not support.reached:
             support.add(id_hash)
 
     def supported(self) -> dict[str, int]:
-        """Words that reached the support threshold, with their counts."""
-        return {w: slot[0] for w, slot in self.words.items() if slot[1].reached}
-
-    def merge_counts(self, other: LiteralTable) -> None:
-        """Fold another table's counts in (support is not merged: it stays a lower bound)."""
-        for word, (count, _) in other.words.items():
-            slot = self.words.get(word)
-            if slot is not None:
-                slot[0] += count
+        """Words that reached the support threshold, with their guaranteed counts (count minus
+        what the word inherited when it replaced another)."""
+        return {w: slot[0] - slot[2] for w, slot in self.words.items() if slot[1].reached}
