@@ -41,14 +41,23 @@ class LiteralTable:
     A replaced word's support starts again from zero (space-saving keeps its count, not its
     IDs), so support is never over-estimated: a literal is shown only when truly supported."""
 
-    __slots__ = ("capacity", "min_support", "words")
+    __slots__ = ("adds", "capacity", "evictions", "frozen", "min_support", "words")
 
     def __init__(self, capacity: int, min_support: int) -> None:
         self.capacity = capacity
         self.min_support = min_support
         self.words: dict[str, list] = {}  # word -> [count, DistinctUpTo, error]
+        self.adds = 0
+        self.evictions = 0
+        # A position whose words keep replacing each other holds values (user names, random
+        # tokens), not a literal: its supported words could never cover it, so it stops
+        # tracking words and stays a class. This bounds the work as well as the memory.
+        self.frozen = False
 
     def add(self, word: str, id_hash: int) -> None:
+        if self.frozen:
+            return
+        self.adds += 1
         words = self.words
         slot = words.get(word)
         if slot is None:
@@ -56,6 +65,11 @@ class LiteralTable:
             if len(words) >= self.capacity:
                 victim = min(words, key=lambda w: words[w][0])
                 count = words.pop(victim)[0]
+                self.evictions += 1
+                if self.evictions > 100 and self.evictions * 20 > self.adds:
+                    self.frozen = True
+                    self.words = {}
+                    return
             slot = words[word] = [count, DistinctUpTo(self.min_support), count]
         slot[0] += 1
         support = slot[1]
