@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from id_monitor.classify import Classifier  # noqa: E402
-from id_monitor.discover.mine import mine_ids  # noqa: E402
-from id_monitor.workers import peak_rss_mb  # noqa: E402
+from id_monitor.classify import Classifier
+from id_monitor.discover.mine import mine_ids
+from id_monitor.workers import peak_rss_mb
 
 TARGET_RATIO = 0.5
 

@@ -42,7 +42,7 @@ def test_series_are_bounded_and_other_takes_the_rest():
     totals = tracker.totals()
     for field in ("thread_id", "run_id"):
         assert sum(v for (f, _), v in by.items() if f == field) == totals[field]
-    for (_, shape), _ in by.items():
+    for _, shape in by:
         assert "@mail.test" in shape or "@" not in shape  # the shared domain only, never a name
         assert len(shape) <= 160
 

@@ -9,7 +9,6 @@ test id. Reference parts are then checked by the judge against the referenced fi
 
 from __future__ import annotations
 
-
 import pytest
 
 from id_monitor.classify import Classifier
