@@ -501,6 +501,22 @@ def overview() -> dict[str, Any]:
         9,
     )
 
+    lay.row("Unknown IDs")
+    lay.add(
+        table(
+            "Top unknown ID shapes",
+            "Answers: what do the IDs the schema does not know look like? The agent's top shapes of "
+            "unknown IDs per field (epoch times, counters, hex and words as classes; a literal word "
+            "only when enough distinct IDs share it), as IDs seen since the agent started. Turn a "
+            "legitimate shape into a schema format: docs/discover.md.",
+            f'topk(10, sum by (field, shape) (id_monitor_unknown_shapes{{{AGENT_FIELD}, shape!="other"}}))',
+            "short",
+            ["field", "shape"],
+        ),
+        24,
+        8,
+    )
+
     lay.row("Delivery latency")
     for quantile, label in ((0.5, "p50"), (0.95, "p95")):
         lay.add(

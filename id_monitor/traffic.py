@@ -142,7 +142,8 @@ class TrafficGenerator:
             return _uuid4(rng)
         if shape == 1:
             return _hex(rng, 32)
-        return _hex(rng, 8)
+        # old prefixed random hex (a bare 8-hex is target: the generator's uuid4().hex[:8] stand-in)
+        return f"{field_name.partition('_')[0]}_{_hex(rng, 16)}"
 
     def _other_owner8(self, own8: str) -> str:
         candidates = [u[:8] for u in self._state.users if u[:8] != own8]

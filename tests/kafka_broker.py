@@ -211,7 +211,7 @@ class AgentProcess:
 
         self.port = free_port()
         self.name = name
-        config = {**config, "metrics": {"listen": f"127.0.0.1:{self.port}"}}
+        config = {**config, "metrics": {**config.get("metrics", {}), "listen": f"127.0.0.1:{self.port}"}}
         self.config_path = directory / f"{name}.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.log_path = directory / f"{name}.log"

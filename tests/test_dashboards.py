@@ -55,6 +55,7 @@ AGENT_METRICS = {
     "id_monitor_id_age_seconds_sum",
     "id_monitor_consumer_lag_messages",
     "id_monitor_build_info",
+    "id_monitor_unknown_shapes",
 }
 SCAN_METRICS = {"id_monitor_scan_call_sites", "id_monitor_scan_files"}
 COUNTER_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
@@ -220,7 +221,8 @@ def test_overview_covers_the_on_call_questions() -> None:
     """The overview shows what the issue lists: each metric family in at least one panel."""
     exprs = " ".join(q.expr for q in dashboard_queries(load_dashboard(DASHBOARD_DIR / "id-monitor-overview.json")))
     for needle in ('rule="isolation_breach"', 'severity="violation"', 'status="target"', "id_age_seconds_bucket",
-                   "id_monitor_messages_total", "id_monitor_consumer_lag_messages", "up{", "topk("):
+                   "id_monitor_messages_total", "id_monitor_consumer_lag_messages", "up{", "topk(",
+                   "id_monitor_unknown_shapes"):
         assert needle in exprs, needle
 
 
@@ -233,7 +235,8 @@ def test_migration_dashboard_shows_static_call_sites() -> None:
 def test_agent_metric_names_exist_in_the_metrics_module() -> None:
     """The dashboards' names are the ones id_monitor/sinks/metrics.py defines (histogram series from the
     family name)."""
-    source = (ROOT / "id_monitor" / "sinks" / "metrics.py").read_text(encoding="utf-8")
+    source = "".join((ROOT / "id_monitor" / module).read_text(encoding="utf-8")
+                     for module in ("sinks/metrics.py", "discover/metrics.py"))
     used = {m.group(1) for f in DASHBOARD_FILES for q in dashboard_queries(load_dashboard(f))
             for m in SELECTOR.finditer(q.expr)} - SCAN_METRICS - {"up"}
     for name in used:

@@ -69,7 +69,25 @@ CASES = {
     "base": ("auth_user_1757373103822_3_abcd", {"id_type": "auth_user", "timestamp_ms": TS, "counter": 3,
                                                 "parts": {"prefix": "auth_user", "hex": "abcd"}},
              ["auth_user_1757373103822_3_abc", "auth_user_1757373103822_3_ABCD", "auth_user_1757373103822_3c_abcd",
-              "auth_user_3_abcd", "auth_user_1757373103822_3_abcdef0123456789ab", "1757373103822_3_abcd"]),
+              "auth_user_3_abcd", "auth_user_1757373103822_3_" + "ab" * 33, "auth_user_1757373103822_3_abc",
+              "1757373103822_3_abcd"]),
+    "session_thread": ("thread_user_175_shared_t_chat_1757373103822_6_1c69903f",
+                       {"owner": "user_175", "timestamp_ms": TS, "counter": 6,
+                        "parts": {"thread_head": "shared_t", "op": "chat", "hex": "1c69903f"}},
+                       ["thread_user_175_shared_t_chat_1757373103822_6_1c69903", "thread_user_175_1757373103822_6_1c69903f",
+                        "thread_user_175_shared_t_chat_6_1c69903f", "thread_user_175_shared_t_Chat_1757373103822_6_1c69903f"]),
+    "run_thread": ("run_thread_chat_1757373103822_2_1c69903f_73103_0badf00d",
+                   {"parts": {"thread": "thread_chat_1757373103822_2_1c69903f", "clock5": "73103", "hex": "0badf00d"}},
+                   ["run_thread_chat_1757373103822_2_1c69903f_731031_0badf00d",
+                    "run_thread_chat_1757373103822_2_1c69903f_73103_0BADF00D", "run_73103_0badf00d",
+                    "run_thread!x_73103_0badf00d"]),
+    "ws_env": ("ws_staging_1757373103822_0a1b2c3d",
+               {"timestamp_ms": TS, "parts": {"env": "staging", "hex": "0a1b2c3d"}},
+               ["ws_test_1757373103822_0a1b2c3d", "ws_staging_175737310382_0a1b2c3d", "ws_staging_1757373103822_0a1b2c3"]),
+    "test_id": ("thread_test_12", {"id_type": "thread", "counter": 12, "parts": {"prefix": "thread"}},
+                ["thread_test_", "thread_test_x1", "thread_tests_12"]),
+    "padded_uuid": ("1c69903f-0000-4000-8000-000000000000", {"id_type": "uuid", "parts": {"hex": "1c69903f"}},
+                    ["1C69903F-0000-4000-8000-000000000000", "1c69903f-0000-4000-8000-000000000001"]),
     "uuid4": ("f47ac10b-58cc-4372-a567-0e02b2c3d479",
               {"id_type": "uuid", "parts": {"uuid": "f47ac10b-58cc-4372-a567-0e02b2c3d479", "version": 4}},
               ["f47ac10b-58cc-4372-a567-0e02b2c3d47", "F47AC10B-58CC-4372-A567-0E02B2C3D479",
@@ -88,7 +106,7 @@ CASES = {
     "sess": ("sess_Xy7-2", {"id_type": "session", "parts": {"rest": "Xy7-2"}}, ["sess_", "sess_ x", "sess"]),
 }
 
-LEGACY = {"uuid4", "uuid_shaped", "uuid4_hex", "hex8", "prefixed_hex", "conn", "sess"}
+LEGACY = {"uuid4", "uuid_shaped", "uuid4_hex", "prefixed_hex", "conn", "sess"}
 
 
 def test_every_format_has_cases():
@@ -100,7 +118,7 @@ def test_format_statuses_and_owner_bearing():
         fmt = NETRA.format(name)
         assert fmt.status == ("legacy" if name in LEGACY else "target")
     owner_bearing = {n for n in NETRA.format_names() if NETRA.format(n).owner_bearing}
-    assert owner_bearing == {"ws_conn", "ws_client", "agent", "msg", "session", "error"}
+    assert owner_bearing == {"ws_conn", "ws_client", "agent", "msg", "session", "error", "session_thread"}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -174,7 +192,7 @@ OWNER_SHORT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_.@-", min_s
 TSS = st.integers(min_value=10**12, max_value=10**13 - 1)
 COUNTER = st.integers(min_value=0, max_value=10**12 - 1)
 HEX8 = st.text(alphabet="0123456789abcdef", min_size=8, max_size=8)
-HEX_EVEN = st.integers(min_value=2, max_value=8).flatmap(
+HEX_EVEN = st.integers(min_value=1, max_value=32).flatmap(
     lambda n: st.text(alphabet="0123456789abcdef", min_size=2 * n, max_size=2 * n))
 LITERAL_LEADS = {"thread", "run", "req", "ws", "agent", "tool", "msg", "session", "error", "conn", "sess"}
 IDTYPES = ["user", "session", "request", "agent", "tool", "transaction", "websocket", "execution", "trace",
@@ -205,6 +223,14 @@ STRATEGIES = {
     "manager": st.fixed_dictionaries({"prefix": opt(WORD), "idtype": st.sampled_from(IDTYPES), "counter": COUNTER,
                                       "hex": HEX8}),
     "base": st.fixed_dictionaries({"prefix": WORD, "ts": TSS, "counter": COUNTER, "hex": opt(HEX_EVEN)}),
+    "session_thread": st.fixed_dictionaries({"owner": OWNER8, "thread_head": st.from_regex(r"[a-z0-9][a-z0-9_.@:-]{7}",
+                                                                                            fullmatch=True),
+                                             "op": TOKEN, "ts": TSS, "counter": COUNTER, "hex": HEX8}),
+    "run_thread": st.fixed_dictionaries({"thread": st.one_of(st.uuids(version=4).map(str), st.builds(
+        "thread_{}_{}_{}_{}".format, WORD, TSS, COUNTER, HEX8)), "clock5": st.integers(0, 99999).map(str), "hex": HEX8}),
+    "ws_env": st.fixed_dictionaries({"env": st.sampled_from(["dev", "staging", "prod"]), "ts": TSS, "hex": HEX8}),
+    "test_id": st.fixed_dictionaries({"prefix": WORD, "counter": COUNTER}),
+    "padded_uuid": st.fixed_dictionaries({"hex": HEX8}),
     "uuid4": st.fixed_dictionaries({"uuid": st.uuids(version=4).map(str)}),
     "uuid_shaped": st.fixed_dictionaries({"uuid": st.uuids().map(str).filter(lambda u: u[14] != "4" or u[19] not in "89ab")}),
     "uuid4_hex": st.fixed_dictionaries({"hex": st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)}),
@@ -214,6 +240,12 @@ STRATEGIES = {
     "conn": st.fixed_dictionaries({"rest": st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,20}", fullmatch=True)}),
     "sess": st.fixed_dictionaries({"rest": st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,20}", fullmatch=True)}),
 }
+
+
+def reads_as_owner_and_head(op: str) -> bool:
+    tokens = op.split("_")
+    return any(len("_".join(tokens[:i])) <= 8 and len("_".join(tokens[i:j])) <= 8
+               for i in range(1, len(tokens) - 1) for j in range(i + 1, len(tokens)))
 
 
 def documented_ambiguity(name: str, values: dict) -> bool:
@@ -226,6 +258,8 @@ def documented_ambiguity(name: str, values: dict) -> bool:
         return True  # the name's last token reads as agent8
     if name == "msg" and values["thread8"] is None and is_hex8(values["owner"]):
         return True  # the owner reads as thread8 (and the type's last token as a short owner)
+    if name == "thread" and values["ts"] is not None and reads_as_owner_and_head(values["op"]):
+        return True  # an op of 3+ tokens whose first ones fit user_id[:8] and a thread name head
     if name in ("conn", "sess"):
         rest = values["rest"]
         return CLF.classify(f"x_{rest}").format in ("base", "prefixed_hex") or "_" in rest and any(

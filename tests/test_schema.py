@@ -147,6 +147,30 @@ def test_seconds_timestamp_and_format_api(tmp_path):
         schema.format("nope")
 
 
+def test_digits_segment_is_a_part_not_a_timestamp_or_counter(tmp_path):
+    path = write(tmp_path / "d.yaml", {"formats": [
+        {"name": "run", "status": "target", "id_type": "run", "template": "run_{op}_{clock:digits(1-5)}_{hex}"}]})
+    clf = Classifier(load_schema(str(path)))
+    info = clf.classify("run_chat_73103_0badf00d")
+    assert (info.format, info.counter, info.timestamp_ms, dict(info.parts)) == (
+        "run", None, None, {"op": "chat", "clock": "73103", "hex": "0badf00d"})
+    assert clf.classify("run_chat_731031_0badf00d").status == "unknown"  # six digits
+    assert clf.classify("run_chat__0badf00d").status == "unknown"
+
+
+def test_token_chars_option(tmp_path):
+    path = write(tmp_path / "t.yaml", {"formats": [
+        {"name": "wrap", "status": "target", "id_type": "wrap",
+         "template": "wrap_{inner:token(1-40,chars=A-Za-z0-9_.@-)}_{hex}"}]})
+    clf = Classifier(load_schema(str(path)))
+    assert clf.classify("wrap_thread_alice@ex.co_1_ab_0badf00d").parts["inner"] == "thread_alice@ex.co_1_ab"
+    assert clf.classify("wrap_.x_0badf00d").status == "unknown"  # must start with a letter or digit
+    assert clf.classify("wrap_a:b_0badf00d").status == "unknown"  # ':' not in chars
+    default = Classifier(load_schema(str(write(tmp_path / "u.yaml", {"formats": [
+        {"name": "wrap", "status": "target", "id_type": "wrap", "template": "wrap_{inner:token}"}]}))))
+    assert default.classify("wrap_a@b").status == "unknown"  # default chars: letters, digits, _ and -
+
+
 def test_builtin_schemas_load_and_are_cached():
     assert load_schema("netra") is load_schema("netra")
     assert load_schema().name == "netra"
@@ -169,6 +193,10 @@ def test_builtin_schemas_load_and_are_cached():
         ("{u:uuid(version=9)}", "within 1-8"),
         ("{t:typeid(prefix=Bad)}", "not a valid TypeID prefix"),
         ("{o:owner(chars=a-z!)}", "owner character spec"),
+        ("{d:digits(1-20)}", "at most 19"),
+        ("{d:digits(1-5,even)}", "takes a length only"),
+        ("{t:token(1-8,chars=a-z!)}", "token character spec"),
+        ("{t:token(1-8,case=any)}", "chars=... only"),
     ],
 )
 def test_template_errors(template, problem):

@@ -173,6 +173,9 @@ class _Exchange(BaseHTTPRequestHandler):
         elif path == "/readyz":
             ok, reason = server.readiness()
             self._send(200 if ok else 503, (reason + "\n").encode(), _TEXT)
+        elif path in server.documents:
+            body, content_type = server.documents[path](self.path.partition("?")[2])
+            self._send(200, body, content_type)
         else:
             self._send(404, b"not found: try /metrics, /healthz, /readyz\n", _TEXT)
 
@@ -191,8 +194,11 @@ class HealthServer:
     """Serves /metrics, /healthz and /readyz on `listen` (`host:port`; port 0 picks a free one)."""
 
     def __init__(self, listen: str, registry: CollectorRegistry, readiness: Readiness,
-                 liveness: Readiness | None = None) -> None:
+                 liveness: Readiness | None = None,
+                 documents: dict[str, Callable[[str], tuple[bytes, str]]] | None = None) -> None:
         host, port = parse_listen(listen)
+        # More GET paths: path -> callable(query string) -> (body, content type), e.g. /debug/shapes
+        self.documents = dict(documents or {})
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.registry = registry
         self.readiness = readiness

@@ -88,7 +88,7 @@ class Agent:
     returns the exit code. Build with `Agent.from_config(config)`."""
 
     def __init__(self, engine: Engine, metrics: Any, source: Any, *, sink: Any = None, http: Any = None,
-                 workers: int = 1) -> None:
+                 workers: int = 1, shapes: Any = None) -> None:
         self.engine = engine
         self.config = engine.config
         self.metrics = metrics
@@ -96,6 +96,7 @@ class Agent:
         self.sink = sink
         self.http = http
         self.checker = Checker(engine)
+        self.shapes = shapes  # a discover.ShapeTracker of unknown IDs, or None
         self.totals = Totals()
         self.state = AgentState(mode="stream" if isinstance(source, StreamSource) else "kafka")
         self.throttle = Throttle(log)
@@ -135,14 +136,25 @@ class Agent:
             source = StreamSource(stream, config.limits.max_message_bytes)
             sink = StreamViolationSink(output or sys.stdout, engine.redactor) if config.violations is not None else None
         metrics = IdMetrics(config, engine.schema, labels, registry=registry)
-        agent = cls(engine, metrics, source, sink=sink,
+        shapes = None
+        spec = config.metrics.unknown_shapes
+        if spec.enabled:
+            from id_monitor.discover.metrics import UnknownShapesCollector
+            from id_monitor.discover.tracker import ShapeTracker
+
+            shapes = ShapeTracker(config.fields, min_support=spec.min_support, capacity=spec.capacity,
+                                  top_n=spec.top)
+            metrics.registry.register(UnknownShapesCollector(shapes, spec.top))
+        agent = cls(engine, metrics, source, sink=sink, shapes=shapes,
                     workers=workers if workers is not None else (config.kafka.workers if config.kafka else 1))
         if config.kafka is not None:
             source.on_revoked = agent._on_revoked
         if serve_http:
             from id_monitor.agent.health import HealthServer
 
-            agent.http = HealthServer(config.metrics.listen, metrics.registry, agent.readiness, agent.liveness)
+            documents = {"/debug/shapes": agent.shapes_document} if shapes is not None else {}
+            agent.http = HealthServer(config.metrics.listen, metrics.registry, agent.readiness, agent.liveness,
+                                      documents=documents)
         return agent
 
     # -- health ---------------------------------------------------------------------------
@@ -163,6 +175,18 @@ class Agent:
 
     def liveness(self) -> tuple[bool, str]:
         return True, "alive"
+
+    def shapes_document(self, query: str) -> tuple[bytes, str]:
+        """`/debug/shapes[?top=N]`: the top unknown shapes per field, as `discover --json` objects
+        (redacted examples, literals only above the support threshold)."""
+        import orjson
+        from urllib.parse import parse_qs
+
+        top = self.shapes.top_n
+        wanted = parse_qs(query).get("top", [""])[0]
+        if wanted.isdigit():
+            top = min(100, max(1, int(wanted)))
+        return orjson.dumps(self.shapes.snapshot(top)), "application/json"
 
     # -- control --------------------------------------------------------------------------
 
@@ -186,7 +210,7 @@ class Agent:
         if self.http is not None:
             self.http.start()
             log_event(log, logging.INFO, "http_listening", listen=self.config.metrics.listen,
-                      port=self.http.port, paths=["/metrics", "/healthz", "/readyz"])
+                      port=self.http.port, paths=["/metrics", "/healthz", "/readyz", *self.http.documents])
         self.state.started = True
         log_event(log, logging.INFO, "agent_started", mode=self.state.mode, pid=os.getpid(),
                   engine=self.engine.name, workers=self.workers if self.state.mode == "kafka" else 1)
@@ -266,6 +290,10 @@ class Agent:
         flushed. False when asked to stop before the records were out."""
         self.metrics.merge(result.metrics)
         self.totals.add(result.totals)
+        if self.shapes is not None:
+            observe = self.shapes.observe
+            for finding in result.unknown:
+                observe(finding.field, finding.value, finding.info)
         sink = self.sink
         if sink is None:
             return True

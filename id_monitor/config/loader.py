@@ -159,8 +159,8 @@ class PolicySpec(Section):
 
     `legacy`: allow (no finding) | warn | violation, overridable per field. `max_future_skew` /
     `max_age`: bounds of an embedded timestamp relative to the observation time. `references`:
-    embedded reference part -> field it points at (msg's `thread8` is the last `_` segment of
-    `thread_id`). `shape_only_types`: id_types that name a shape, not a kind of ID (a uuid can be
+    embedded reference part -> field it points at (msg's `thread8` is the tail of `thread_id`,
+    tool's `agent8` the tail of `agent_id`, run_thread's `thread` the whole `thread_id`). `shape_only_types`: id_types that name a shape, not a kind of ID (a uuid can be
     anything), so they never count as `unexpected_type`. `severity`: per-rule override
     (violation | warning | off).
     """
@@ -168,7 +168,9 @@ class PolicySpec(Section):
     legacy: LegacyPolicy = "warn"
     max_future_skew: Duration = timedelta(hours=1)
     max_age: Duration = timedelta(days=365)
-    references: dict[str, str] = Field(default_factory=lambda: {"thread8": "thread_id", "agent8": "agent_id"})
+    references: dict[str, str] = Field(
+        default_factory=lambda: {"thread8": "thread_id", "agent8": "agent_id", "thread": "thread_id"}
+    )
     shape_only_types: StrList = Field(default_factory=lambda: ["uuid", "hex8", "ulid", "ksuid", "snowflake"])
     severity: dict[str, Annotated[RuleSeverity, BeforeValidator(_yaml_off)]] = Field(default_factory=dict)
 
@@ -206,10 +208,22 @@ def _check_listen(value: str) -> str:
     return value
 
 
+class UnknownShapesSpec(Section):
+    """Live shape tracking of unknown IDs (`/debug/shapes`, `id_monitor_unknown_shapes`): the top
+    `top` shapes per field are exported; a literal word appears in a shape only once `min_support`
+    distinct IDs share it; each field keeps at most `capacity` candidate shapes (docs/discover.md)."""
+
+    enabled: bool = True
+    top: int = Field(default=10, ge=1, le=100)
+    min_support: int = Field(default=20, ge=1)
+    capacity: int = Field(default=64, ge=4, le=4096)
+
+
 class MetricsSpec(Section):
-    """Where the Prometheus endpoint listens."""
+    """Where the Prometheus endpoint listens, and live shape tracking of unknown IDs."""
 
     listen: str = "0.0.0.0:9464"
+    unknown_shapes: UnknownShapesSpec = Field(default_factory=UnknownShapesSpec)
 
     _listen = field_validator("listen")(_check_listen)
 

@@ -235,9 +235,11 @@ class TimestampSkew(IdRule):
 
 
 class MismatchedReference(IdRule):
-    """An embedded reference (`thread8`, `agent8`) must equal the last `_` segment of the
-    referenced field in the same message. No referenced value (or no reference part): no judgement.
-    When the referenced field holds several IDs, matching any of them is enough.
+    """An embedded reference must point at the referenced field in the same message: equal the
+    whole value (a run that carries its thread id), its last `_` segment, or that segment's first
+    8 characters, as the generator cuts it (`thread8`, `agent8`; of a `_`-less value such as a
+    uuid, its first 8). No referenced value (or no reference part): no judgement. When the
+    referenced field holds several IDs, matching any of them is enough.
     """
 
     __slots__ = ("parts", "references")
@@ -262,8 +264,9 @@ class MismatchedReference(IdRule):
             referenced = message.values.get(target) if ref is not None else None
             if not referenced:
                 continue
-            tails = [v.rpartition("_")[2] for v in referenced if isinstance(v, str)]
-            if tails and ref not in tails:
+            texts = [v for v in referenced if isinstance(v, str)]
+            if texts and not any(ref == v or ref == tail or ref == tail[:8]
+                                 for v in texts for tail in (v.rpartition("_")[2],)):
                 message.findings.append(Finding("mismatched_reference", field, self.severity, value, info,
                                                 f"{part} does not match {target}"))
 

@@ -62,11 +62,13 @@ class BatchResult:
     metrics: MetricsBatch = field(default_factory=MetricsBatch)
     totals: Totals = field(default_factory=Totals)
     violations: list[tuple[Finding, Where]] = field(default_factory=list)
+    unknown: list[Finding] = field(default_factory=list)  # unknown_format findings: for shape tracking
 
     def add(self, other: BatchResult) -> None:
         self.metrics.add(other.metrics)
         self.totals.add(other.totals)
         self.violations.extend(other.violations)
+        self.unknown.extend(other.unknown)
 
 
 class Checker:
@@ -89,7 +91,7 @@ class Checker:
 
     def _check_chunk(self, chunk: Chunk, observed_ms: int, result: BatchResult) -> None:
         source, topic, partition, records = chunk
-        metrics, totals, violations = result.metrics, result.totals, result.violations
+        metrics, totals, violations, unknown = result.metrics, result.totals, result.violations, result.unknown
         decode, max_bytes, max_depth = decode_message, self._max_bytes, self._max_depth
         check, record = self.judge.check, metrics.record
         ok = 0
@@ -125,6 +127,8 @@ class Checker:
                     if finding.severity == "violation":
                         totals.violations += 1
                         violations.append((finding, Where(source, topic, partition, item.offset, observed_ms)))
+                    if finding.rule == "unknown_format":
+                        unknown.append(finding)
         if ok:
             metrics.message(source, "ok", ok)
             totals.ok += ok

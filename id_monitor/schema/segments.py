@@ -234,19 +234,16 @@ class Counter(Segment):
 
 
 @dataclass(frozen=True)
-class Hex(Segment):
-    """Lower-case hex of a fixed length, or of a range of lengths (optionally even only)."""
+class Digits(Segment):
+    """A run of 1..N decimal digits that is not a counter or an epoch time: e.g. the last five
+    digits of a millisecond clock (`int(time.time() * 1000) % 100000`), which gives no time.
+    Lands in `parts` as text, so a truncated clock is never mistaken for a timestamp."""
 
-    min_len: int = 8
-    max_len: int = 8
-    even: bool = False
+    min_len: int = 1
+    max_len: int = 5
 
     def regex(self) -> str:
-        if self.min_len == self.max_len:
-            return f"[0-9a-f]{{{self.min_len}}}"
-        if self.even:
-            return f"(?:[0-9a-f]{{2}}){{{self.min_len // 2},{self.max_len // 2}}}"
-        return f"[0-9a-f]{{{self.min_len},{self.max_len}}}"
+        return f"[0-9]{{{self.min_len},{self.max_len}}}"
 
     @property
     def fixed_chars(self) -> int:
@@ -258,16 +255,51 @@ class Hex(Segment):
 
 
 @dataclass(frozen=True)
+class Hex(Segment):
+    """Hex of a fixed length, or of a range of lengths (optionally even only); lower-case unless
+    `case` is `upper` or `any`."""
+
+    min_len: int = 8
+    max_len: int = 8
+    even: bool = False
+    case: str = "lower"
+
+    def regex(self) -> str:
+        h = {"lower": "[0-9a-f]", "upper": "[0-9A-F]", "any": "[0-9a-fA-F]"}[self.case]
+        if self.min_len == self.max_len:
+            return f"{h}{{{self.min_len}}}"
+        if self.even:
+            return f"(?:{h}{{2}}){{{self.min_len // 2},{self.max_len // 2}}}"
+        return f"{h}{{{self.min_len},{self.max_len}}}"
+
+    @property
+    def fixed_chars(self) -> int:
+        return self.min_len if self.min_len == self.max_len else 0
+
+    @property
+    def length(self) -> tuple[int, int]:
+        return (self.min_len, self.max_len)
+
+
+DEFAULT_TOKEN_CHARS = "A-Za-z0-9_-"
+
+
+@dataclass(frozen=True)
 class Token(Segment):
-    """Opaque legacy tail: letters, digits, `_` and `-`, starting with a letter or digit."""
+    """Opaque text: a letter or digit, then any of `chars` (default letters, digits, `_`, `-`).
+    Legacy tails, and whole foreign IDs embedded by a generator (a run that carries its
+    thread's id), whose characters the schema does not control."""
 
     min_len: int = 1
     max_len: int = 64
+    chars: str = DEFAULT_TOKEN_CHARS
 
-    may_underscore = True
+    @property
+    def may_underscore(self) -> bool:  # type: ignore[override]
+        return "_" in self.chars
 
     def regex(self) -> str:
-        return f"[A-Za-z0-9][A-Za-z0-9_-]{{{self.min_len - 1},{self.max_len - 1}}}"
+        return f"[A-Za-z0-9]{char_class(self.chars)}{{{self.min_len - 1},{self.max_len - 1}}}"
 
     @property
     def length(self) -> tuple[int, int]:

@@ -4,8 +4,8 @@ Grammar: literal text, `{name}` or `{name:type}` or `{name:type(args)}` segments
 optional groups (nestable). `{{ }} [[ ]]` are literal braces/brackets. A template with k optional
 groups expands to its variants (at most 2**k, capped), each a plain tuple of segments.
 
-Segment types: word, enum(a|b), owner / owner(N), ts / ts_ms / ts_s, counter, hex(N) /
-hex(A-B) / hex(A-B,even), token / token(A-B), and the builtin standard formats uuid(...),
+Segment types: word, enum(a|b), owner / owner(N), ts / ts_ms / ts_s, counter, digits(A-B),
+hex(N) / hex(A-B) / hex(A-B,even) / hex(N,case=upper|any), token / token(A-B) / token(A-B, chars=...), and the builtin standard formats uuid(...),
 ulid, typeid(prefix=...), ksuid, snowflake(...). `{name}` alone means the type of the same
 name when there is one (`{owner}`, `{ts}`, `{counter}`, `{hex}` = hex(8), `{uuid}`...), else word.
 """
@@ -20,7 +20,9 @@ from typing import Any
 from id_monitor.schema.builtin import CODECS
 from id_monitor.schema.segments import (
     DEFAULT_OWNER_CHARS,
+    DEFAULT_TOKEN_CHARS,
     Counter,
+    Digits,
     Enum,
     Hex,
     Literal,
@@ -37,7 +39,7 @@ MAX_OPTIONAL_GROUPS = 4
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _SPEC_RE = re.compile(r"([a-z_]+)(?:\((.*)\))?", re.DOTALL)
 _RANGE_RE = re.compile(r"(\d+)(?:-(\d+))?")
-_SIMPLE_TYPES = {"word", "owner", "ts", "ts_ms", "ts_s", "counter", "hex", "token", "enum", *CODECS}
+_SIMPLE_TYPES = {"word", "owner", "ts", "ts_ms", "ts_s", "counter", "digits", "hex", "token", "enum", *CODECS}
 
 
 class TemplateError(ValueError):
@@ -124,15 +126,32 @@ def make_segment(name: str, type_name: str, positional: list[str], options: Mapp
     if type_name == "hex":
         even = bool(opts.pop("even", False)) or "even" in positional
         sizes = [p for p in positional if p != "even"]
+        case = str(opts.pop("case", "lower"))
         if opts:
             raise TemplateError(f"segment {name!r}: unknown hex options {sorted(opts)}")
+        if case not in ("lower", "upper", "any"):
+            raise TemplateError(f"segment {name!r}: hex case must be lower, upper or any, got {case!r}")
         lo, hi = _range(sizes[0], "hex") if sizes else (8, 8)
         if even and (lo % 2 or hi % 2):
             raise TemplateError(f"segment {name!r}: hex(..., even) needs even bounds")
-        return Hex(name, min_len=lo, max_len=hi, even=even)
+        return Hex(name, min_len=lo, max_len=hi, even=even, case=case)
     if type_name == "token":
         lo, hi = _range(positional[0], "token") if positional else (1, 64)
-        return Token(name, min_len=lo, max_len=hi)
+        chars = str(opts.pop("chars", DEFAULT_TOKEN_CHARS))
+        if opts or len(positional) > 1:
+            raise TemplateError(f"segment {name!r}: token takes a length and chars=... only")
+        try:
+            char_class(chars)
+        except ValueError as exc:
+            raise TemplateError(f"segment {name!r}: token {exc}") from None
+        return Token(name, min_len=lo, max_len=hi, chars=chars)
+    if type_name == "digits":
+        if opts or len(positional) > 1:
+            raise TemplateError(f"segment {name!r}: digits takes a length only, e.g. digits(1-5)")
+        lo, hi = _range(positional[0], "digits") if positional else (1, 5)
+        if hi > 19:
+            raise TemplateError(f"segment {name!r}: digits length must be at most 19")
+        return Digits(name, min_len=lo, max_len=hi)
     if type_name in CODECS:
         if positional:
             raise TemplateError(f"segment {name!r}: {type_name} options must be key=value")

@@ -38,7 +38,7 @@ from id_monitor.model import Finding, IdInfo
 REDACT_MODES = ("mask", "hash", "none")
 MAX_SHOWN = 96
 _SEPARATORS = frozenset("_-.:/@ ")
-_RANDOM_PARTS = ("hex", "uuid", "thread8", "agent8")
+_RANDOM_PARTS = ("hex", "uuid", "thread8", "agent8", "thread", "thread_head")
 
 
 OTHER_TYPE = "other"
