@@ -423,3 +423,16 @@ def test_any_message_gives_a_report_with_known_rules_and_fields(judge, message):
     for name, info in report.ids:
         assert name in labels and info.status in ("target", "legacy", "unknown")
     assert all(outcome in ISOLATION_OUTCOMES for _, outcome in report.isolation)
+
+
+def test_owner_tracking_memory_is_bounded_by_its_limit():
+    """The tracker holds at most `max_tracked_owners` prefixes and 16 owners each, whatever arrives."""
+    from id_monitor.judge.owners import OwnerCollisions
+
+    tracker = OwnerCollisions(8, max_prefixes=500, max_owners=16)
+    for prefix in range(2000):
+        for owner in range(40):
+            tracker.observe(f"{prefix:08d}_{owner}")
+    assert tracker.tracked == 500 and tracker.untracked > 0
+    assert all(c.distinct_owners <= 16 for c in tracker.collisions())
+    assert load_config(env={}).limits.max_tracked_owners == 20_000

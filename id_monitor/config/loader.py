@@ -243,7 +243,8 @@ class LimitsSpec(Section):
     max_id_length: int = Field(default=256, ge=8)
     max_ids_per_message: int = Field(default=256, ge=1)
     cache_size: int = Field(default=65536, ge=0)
-    max_tracked_owners: int = Field(default=100_000, ge=0)
+    # owner-collision tracking: at most this many prefixes, ~1.4 KiB each when shared by 16 owners
+    max_tracked_owners: int = Field(default=20_000, ge=0)
 
 
 def _netra_field(name: str, expect: list[str], *, required: bool | list[str] = False) -> FieldSpec:
