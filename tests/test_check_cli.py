@@ -296,3 +296,22 @@ class TestHostileInput:
         assert code == 1 and out.count("\n") > 1000
         # the classifier cache is bounded too (here to 1000 entries), so the file size does not show
         assert big_kb - small_kb < 8 * 1024, (big_kb, small_kb)
+
+
+@pytest.mark.parametrize("mode", ["mask", "hash"])
+def test_an_id_type_taken_from_the_id_never_shows_the_raw_prefix(mode: str) -> None:
+    """Defect: `id_type` carried the raw prefix of base and prefixed-hex IDs in every redaction
+    mode, `hash` included. A prefix that comes from input is user data."""
+    message = {"user_id": "u", "event_id": "secretmarkbase_1764590000000_1_abcd",
+               "run_id": "secretmarkhex_0123456789abcdef"}
+    result = run("--json", "--redact", mode, "-", input=orjson.dumps(message) + b"\n")
+    assert "secretmark" not in result.stdout
+    findings = [json.loads(line) for line in result.stdout.splitlines()]
+    assert findings and all(f["id_type"] in (None, "other") or not f["id_type"].startswith("secret")
+                            for f in findings)
+
+
+def test_redact_none_shows_what_the_id_carries() -> None:
+    message = {"user_id": "u", "event_id": "secretmarkbase_1764590000000_1_abcd"}
+    result = run("--json", "--redact", "none", "-", input=orjson.dumps(message) + b"\n")
+    assert "secretmarkbase" in result.stdout  # documented: none shows raw IDs
