@@ -13,7 +13,6 @@ from tests.kafka_broker import (
     PYTHON,
     ROOT,
     AgentProcess,
-    counted,
     free_port,
     assert_counts_match_truth,
     total,

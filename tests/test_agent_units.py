@@ -11,8 +11,6 @@ import urllib.request
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from id_monitor.agent import Agent
@@ -25,7 +23,7 @@ from id_monitor.pipeline import BatchResult, Where
 from id_monitor.sinks.metrics import MetricsBatch
 from id_monitor.sinks.redact import Redactor
 from id_monitor.sinks.violations import StreamViolationSink, violation_record
-from id_monitor.sources.batch import Batch, Chunk, LineRecord
+from id_monitor.sources.batch import Batch, Chunk
 from id_monitor.sources.kafka import Backoff
 from id_monitor.traffic import generate
 from tests.kafka_broker import counted, parse_metrics, total

@@ -18,7 +18,6 @@ from tests.kafka_broker import (
     AgentProcess,
     KafkaBroker,
     assert_counts_match_truth,
-    counted,
     total,
     wait_until,
 )

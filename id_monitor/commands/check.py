@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import typer
 
 from id_monitor.commands.app import app
+from id_monitor.commands.inputs import fail, open_input
 
 if TYPE_CHECKING:
     from id_monitor.judge import Report
@@ -131,14 +132,14 @@ def check(
     from id_monitor.sinks.redact import REDACT_MODES
 
     if redact_mode is not None and redact_mode not in REDACT_MODES:
-        _fail(f"--redact must be one of {', '.join(REDACT_MODES)}, got {redact_mode!r}")
+        fail(f"--redact must be one of {', '.join(REDACT_MODES)}, got {redact_mode!r}")
     observed_ms = _observation_time(now)
     try:
         config = load_config(config_path)
         engine = build_engine(config, redact=redact_mode)
     except (ConfigError, SchemaError) as exc:
-        _fail(str(exc))
-    stream = _open(path)
+        fail(str(exc))
+    stream = open_input(path)
     summary = Summary(show=show)
     try:
         _run(engine, stream, summary, observed_ms, as_json)
@@ -155,10 +156,6 @@ def check(
     raise typer.Exit(1 if summary.violations else 0)
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
 
 def _observation_time(now: str | None) -> int:
     import time
@@ -171,20 +168,11 @@ def _observation_time(now: str | None) -> int:
     try:
         moment = datetime.fromisoformat(now)
     except ValueError:
-        _fail(f"--now must be epoch milliseconds or ISO 8601, got {now!r}")
+        fail(f"--now must be epoch milliseconds or ISO 8601, got {now!r}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
 
-
-def _open(path: str) -> BinaryIO:
-    if path == "-":
-        return sys.stdin.buffer
-    try:
-        return open(path, "rb")  # closed by the caller
-    except OSError as exc:
-        _fail(f"{path}: {exc.strerror or exc}")
-    raise AssertionError("unreachable")
 
 
 def _run(engine: Engine, stream: BinaryIO, summary: Summary, observed_ms: int, as_json: bool) -> None:

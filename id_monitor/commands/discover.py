@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 import typer
 
 from id_monitor.commands.app import app
+from id_monitor.commands.inputs import fail, open_input
 
 _HELP = """Mine the shapes of IDs the schema does not know, and propose schema formats for them.
 
@@ -31,19 +32,6 @@ Exit status: 0, or 2 for a usage, config or schema error. Undecodable lines are 
 """
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _open(path: str) -> BinaryIO:
-    if path == "-":
-        return sys.stdin.buffer
-    try:
-        return open(path, "rb")  # closed by the caller
-    except OSError as exc:
-        _fail(f"{path}: {exc.strerror or exc}")
-    raise AssertionError("unreachable")
 
 
 @app.command(help=_HELP)
@@ -73,19 +61,19 @@ def discover(
     from id_monitor.schema import SchemaError, load_schema
 
     if as_json and as_yaml:
-        _fail("give at most one of --json and --yaml")
+        fail("give at most one of --json and --yaml")
     if schema is not None and config_path is not None:
-        _fail("give at most one of --schema and --config (the config names its schema)")
+        fail("give at most one of --schema and --config (the config names its schema)")
     if status not in ("legacy", "target"):
-        _fail(f"--status must be legacy or target, got {status!r}")
+        fail(f"--status must be legacy or target, got {status!r}")
     try:
         config = load_config(config_path) if (config_path is not None or messages) else None
         schema_name = schema or (config.schema if config is not None else "netra")
         loaded = load_schema(schema_name)
         classifier = Classifier(loaded)
     except (ConfigError, SchemaError) as exc:
-        _fail(str(exc))
-    stream = _open(path)
+        fail(str(exc))
+    stream = open_input(path)
     try:
         if messages:
             from id_monitor.extract import Extractor
