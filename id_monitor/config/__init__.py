@@ -13,6 +13,9 @@ from id_monitor.config.loader import (
     FieldSpec,
     KafkaSpec,
     LimitsSpec,
+    MappingSpec,
+    MappingStateSpec,
+    MappingTableSpec,
     MessageSpec,
     MetricsSpec,
     OwnerSpec,
@@ -24,6 +27,6 @@ from id_monitor.config.loader import (
 
 __all__ = [
     "DEFAULT_SPAN_ATTRIBUTES", "ENV_PREFIX", "Config", "ConfigError", "FieldSpec", "HttpSpec", "KafkaSpec",
-    "LimitsSpec", "MessageSpec", "MetricsSpec", "OwnerSpec", "PolicySpec", "UserSourceSpec",
+    "LimitsSpec", "MappingSpec", "MappingStateSpec", "MappingTableSpec", "MessageSpec", "MetricsSpec", "OwnerSpec", "PolicySpec", "UserSourceSpec",
     "ViolationsSpec", "default_fields", "load_config",
 ]
