@@ -150,9 +150,10 @@ class Judge:
         return units
 
     def field_names(self) -> list[str]:
-        """Every `field` a finding or ID of this judge can carry: the configured fields, then
-        `message` (message-level findings). A bounded label set for metrics."""
-        return [*self.config.fields, MESSAGE_FIELD]
+        """Every `field` a finding or ID of this judge can carry: the configured fields, the
+        mappings (their findings' field), then `message` (message-level findings). A bounded label
+        set for metrics."""
+        return [*self.config.fields, *self.config.mappings, MESSAGE_FIELD]
 
     def check(self, message: Mapping[str, Any], observed_ms: int) -> Report:
         """Judge one decoded message; `observed_ms` is when it was seen (epoch ms)."""
@@ -234,6 +235,12 @@ class Judge:
                 findings.append(rules.owner_collision(message.owner_prefix or owner, distinct,
                                                       self.severity["owner_collision"]))  # type: ignore[arg-type]
         return Report(ids, findings, owner, message.isolation, message_type)
+
+    def flush(self) -> None:
+        """Commit what the stateful checks remember (the mapping pairs): called once per batch,
+        before the batch's offsets are committed."""
+        if self.mappings is not None:
+            self.mappings.flush()
 
     def malformed(self, reason: str) -> Report:
         """The report for a message that could not be decoded (reason from MalformedMessage)."""

@@ -3,7 +3,10 @@
 For every mapping with `legacy_paths` / `target_paths`, a message carrying both sides is one pair
 (several values at `*` paths are paired in message order); it is judged by the mapping's
 `PairCheck`, against the message's user (the mapping's `owner_paths`, else the `owner` section's).
-A message with one side and not the other is `mapping_malformed` (`unpaired`).
+A message is a pair when it carries the legacy side: without the target side it is
+`mapping_malformed` (`target side is missing`, as for a table row with a NULL target), and so is
+one with unequal numbers of each (`unpaired`). The target side alone is ordinary traffic (the
+target path is usually a regular field) and no pair.
 
 Coverage: for the legacy IDs seen in a mapping's `covers` fields, whether the mapping knows them
 (`PairCheck.covers`), counted per mapping as covered / not covered.
@@ -67,14 +70,18 @@ class LivePairs:
         for name in self.paired:
             legacies = values.get(f"{name}{_SEP}legacy")
             targets = values.get(f"{name}{_SEP}target")
-            if not legacies and not targets:
+            if not legacies:  # the target side alone is ordinary traffic, not a pair
                 continue
-            if not legacies or not targets or len(legacies) != len(targets):
+            if not targets:
                 if self._unpaired is not None:
-                    side = (legacies or targets or [None])[0]
-                    info = self._classify(side) if isinstance(side, str) else None
-                    findings.append(Finding("mapping_malformed", name, self._unpaired, side, info,
-                                            f"unpaired: {len(legacies or [])} legacy, {len(targets or [])} target"))
+                    findings.append(Finding("mapping_malformed", name, self._unpaired, None, None,
+                                            "target side is missing"))
+                continue
+            if len(legacies) != len(targets):
+                if self._unpaired is not None:
+                    info = self._classify(legacies[0]) if isinstance(legacies[0], str) else None
+                    findings.append(Finding("mapping_malformed", name, self._unpaired, legacies[0], info,
+                                            f"unpaired: {len(legacies)} legacy, {len(targets)} target"))
                 continue
             user: Any = owner
             if name in self._own_owner:
