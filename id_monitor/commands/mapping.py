@@ -70,6 +70,7 @@ def check(
     page_size: Annotated[int, typer.Option("--page-size", min=1, max=1_000_000,
                                            help="Rows per page of the scan.")] = 10_000,
 ) -> None:
+    from id_monitor.classify import Classifier
     from id_monitor.config import ConfigError, load_config
     from id_monitor.mapping import PairRules, PairStore, TableCheck
     from id_monitor.pipeline import build_engine
@@ -90,7 +91,9 @@ def check(
     if spec.table is None:
         raise _fail(f"mappings.{mapping} has no table (set mappings.{mapping}.table.name)")
     severity = engine.judge.severity
-    rules = PairRules(mapping, engine.classifier.classify, severity, spec.expect, config.owner.width)
+    # a table's IDs are each seen once or twice: a cache would only cost
+    classifier = Classifier(engine.schema, cache_size=0, max_length=config.limits.max_id_length)
+    rules = PairRules(mapping, classifier.classify, severity, spec.expect, config.owner.width)
     state_path = state if state is not None else config.mapping_state.path
     store = None
     try:

@@ -32,14 +32,16 @@ CREATE TABLE IF NOT EXISTS by_target (
 CREATE TABLE IF NOT EXISTS generations (ns TEXT PRIMARY KEY, gen INTEGER NOT NULL, pairs INTEGER NOT NULL);
 """
 
-_KEY = b"id-monitor mapping state v1"
+_PERSON = b"idmon-map-v1"  # blake2b personalisation: these keys are not any other blake2b use's
+_blake2b = hashlib.blake2b
+_from_bytes = int.from_bytes
 
 
 def id_key(value: object) -> int:
     """The signed 64-bit key an ID is stored under (SQLite integers are signed)."""
-    text = value if isinstance(value, str) else str(value)
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, key=_KEY).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    text = value if type(value) is str else str(value)
+    return _from_bytes(_blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, person=_PERSON).digest(),
+                       "big", signed=True)
 
 
 class PairStore:
@@ -107,6 +109,22 @@ class PairStore:
         if self._pending >= self.commit_every or time.monotonic() - self._committed >= 1.0:
             self.flush()
         return True
+
+    def put_many(self, ns: str, pairs: list[tuple[int, int]], gen: int | None = None) -> int:
+        """`put` for many pairs at once (a table scan's page); returns how many did not fit."""
+        gen = self.generation(ns) if gen is None else gen
+        count = self.pairs(ns, gen)
+        room = max(0, self.max_pairs - count)
+        stored, rest = pairs[:room], len(pairs) - min(room, len(pairs))
+        if stored:
+            before = self._db.total_changes
+            self._db.executemany("INSERT OR IGNORE INTO pairs VALUES (?, ?, ?, ?)",
+                                 [(ns, gen, legacy, target) for legacy, target in stored])
+            self._counts[(ns, gen)] = count + (self._db.total_changes - before)
+            self._db.executemany("INSERT OR IGNORE INTO by_target VALUES (?, ?, ?, ?)",
+                                 [(ns, gen, target, legacy) for legacy, target in stored])
+        self.untracked += rest
+        return rest
 
     def begin_generation(self, ns: str) -> int:
         """A fresh generation to fill (a table scan): emptied of any rows an earlier, interrupted

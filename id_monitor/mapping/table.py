@@ -109,24 +109,27 @@ class TableCheck:
         rules, conflict, cap = self.rules, self.conflict, self.max_group
         current: object = None
         current_info = None
-        targets: dict[int, None] = {}
+        targets: dict[object, None] = {}
         started = False
+        pending: list[tuple[int, int]] = []
 
         def close_group() -> None:
-            lkey = id_key(current)  # type: ignore[arg-type]
-            first = next(iter(targets))
+            first_target = next(iter(targets))
             if conflict is not None:
                 if len(targets) > 1:
                     more = "+" if len(targets) >= cap else ""
                     self._add(report, Finding("mapping_conflict", rules.name, conflict, current, current_info,
                                               f"legacy ID has {len(targets)}{more} targets"))
                 elif store is not None and previous is not None:
-                    before = store.target_of(self.ns, lkey, previous)
-                    if before is not None and before != first:
+                    before = store.target_of(self.ns, id_key(current), previous)
+                    if before is not None and before != id_key(first_target):
                         self._add(report, Finding("mapping_conflict", rules.name, conflict, current, current_info,
                                                   "legacy ID's target changed since the last scan"))
-            if store is not None and not store.put(self.ns, lkey, first, gen):
-                report.unremembered += 1
+            if store is not None:
+                pending.append((id_key(current), id_key(first_target)))
+                if len(pending) >= 10_000:
+                    report.unremembered += store.put_many(self.ns, pending, gen)
+                    pending.clear()
 
         for legacy, target, owner in rows:
             report.rows += 1
@@ -138,9 +141,11 @@ class TableCheck:
                     close_group()
                 started, current, current_info, targets = True, legacy, legacy_info, {}
             if len(targets) < cap:
-                targets[id_key(target)] = None  # type: ignore[arg-type]
+                targets[target] = None
         if started:
             close_group()
+        if store is not None and pending:
+            report.unremembered += store.put_many(self.ns, pending, gen)
 
     def _by_target(self, rows: Iterable[Row], report: TableReport, store: PairStore | None,
                    previous: int | None) -> None:
@@ -148,7 +153,7 @@ class TableCheck:
         if conflict is None:
             return
         current: object = None
-        legacies: dict[int, None] = {}
+        legacies: dict[object, None] = {}
         started = False
 
         def close_group() -> None:
@@ -158,7 +163,7 @@ class TableCheck:
                                           rules.classify(current), f"target ID has {len(legacies)}{more} legacy IDs"))
             elif store is not None and previous is not None:
                 before = store.legacy_of(self.ns, id_key(current), previous)  # type: ignore[arg-type]
-                if before is not None and before != next(iter(legacies)):
+                if before is not None and before != id_key(next(iter(legacies))):
                     self._add(report, Finding("mapping_conflict", rules.name, conflict, current,
                                               rules.classify(current), "target ID's legacy ID changed since the last scan"))
 
@@ -168,6 +173,6 @@ class TableCheck:
                     close_group()
                 started, current, legacies = True, target, {}
             if len(legacies) < cap:
-                legacies[id_key(legacy)] = None  # type: ignore[arg-type]
+                legacies[legacy] = None
         if started:
             close_group()
