@@ -33,7 +33,7 @@ class PostgresServer:
 
     def _script(self, command: str, timeout: float = 120) -> str:
         done = subprocess.run([str(SCRIPT), command, "--port", str(self.port), "--dir", str(self.directory)],
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"scripts/postgres {command} failed ({done.returncode}):\n{done.stderr}")
         return done.stdout.strip()

@@ -220,6 +220,10 @@ def stack(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -
                     "topics": [topic],
                 },
                 "metrics": {"listen": f"127.0.0.1:{agent_port}"},
+                # a mapping, so its panels' series exist (pre-created at 0)
+                "mappings": {"sessions": {"legacy_paths": ["legacy_session_id"], "target_paths": ["session_id"],
+                                          "expect": ["session"], "covers": ["session_id"]}},
+                "mapping_state": {"path": str(work / "mappings.sqlite")},
             }
         )
     )

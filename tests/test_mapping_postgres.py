@@ -10,7 +10,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -59,7 +58,7 @@ def load_sqlite(path: Path, planted: Planted) -> None:
 def mapping_check(config: Path, dsn: str, *extra: str) -> tuple[int, dict | None, str]:
     args = [sys.executable, "-m", "id_monitor", "mapping", "check", "--config", str(config),
             "--mapping", MAPPING, "--dsn", dsn, "--json", "--redact", "none", *extra]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
     out = json.loads(done.stdout) if done.stdout.strip() else None
     return done.returncode, out, done.stderr
 
@@ -166,7 +165,7 @@ def test_usage_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     done = subprocess.run([sys.executable, "-m", "id_monitor", "mapping", "check", "--config", str(config),
                            "--mapping", "nope", "--dsn", str(tmp_path / "x.sqlite")],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+                          capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "no mapping 'nope'" in done.stderr and "sessions" in done.stderr
     code, out, err = mapping_check(config, str(tmp_path / "missing.sqlite"))

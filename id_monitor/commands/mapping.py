@@ -116,7 +116,7 @@ def check(
     raise typer.Exit(0 if report.clean else 1)
 
 
-def _print_json(report, redactor, kind: str, table: str) -> None:  # noqa: ANN001
+def _print_json(report, redactor, kind: str, table: str) -> None:
     import orjson
 
     out = {
@@ -133,7 +133,7 @@ def _print_json(report, redactor, kind: str, table: str) -> None:  # noqa: ANN00
     sys.stdout.write(orjson.dumps(out).decode() + "\n")
 
 
-def _print_text(report, redactor, kind: str, table: str) -> None:  # noqa: ANN001
+def _print_text(report, redactor, kind: str, table: str) -> None:
     verdict = "clean" if report.clean else f"{report.total:,} finding{'s' if report.total != 1 else ''}"
     typer.echo(f"mapping {report.mapping} ({kind} table {table}): {report.rows:,} rows, {verdict}")
     for rule, count in report.counts.items():

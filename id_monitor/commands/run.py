@@ -71,6 +71,9 @@ def run(
         except OSError as exc:  # metrics.listen port taken or not bindable
             typer.echo(f"id-monitor run: cannot listen on {cfg.metrics.listen}: {exc.strerror}", err=True)
             raise typer.Exit(2) from None
+        except ConfigError as exc:  # e.g. mapping_state.path cannot be opened
+            typer.echo(f"id-monitor run: {exc}", err=True)
+            raise typer.Exit(2) from None
         agent.install_signal_handlers()
         raise typer.Exit(agent.run())
     finally:

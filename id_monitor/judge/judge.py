@@ -27,8 +27,8 @@ from id_monitor.model import MESSAGE_FIELD, Severity
 
 if TYPE_CHECKING:
     from id_monitor.classify import Classifier
-    from id_monitor.mapping import PairStore
     from id_monitor.config import Config, FieldSpec
+    from id_monitor.mapping import PairStore
     from id_monitor.schema import Format
 
 _NO_RULES: tuple[IdRule, ...] = ()

@@ -77,10 +77,9 @@ def pair_findings(rules: PairRules, legacy: object, target: object,
                                     f"target id_type is not one of: {rules.expect_text}"))
     sev = rules.mismatch
     if (sev is not None and target_info is not None and target_info.owner is not None
-            and isinstance(owner, str) and owner):
-        if target_info.owner != owner[: rules.owner_width]:
-            findings.append(Finding("mapping_owner_mismatch", name, sev, target, target_info,
-                                    "target's embedded owner differs from the user"))
+            and isinstance(owner, str) and owner and target_info.owner != owner[: rules.owner_width]):
+        findings.append(Finding("mapping_owner_mismatch", name, sev, target, target_info,
+                                "target's embedded owner differs from the user"))
     return findings, legacy_info, target_info
 
 

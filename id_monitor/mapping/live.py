@@ -29,9 +29,17 @@ _SEP = "\x00"
 
 
 def open_store(config: Config, *, persistent: bool = True) -> PairStore:
-    """The configured state file (`mapping_state`), or an in-memory store for stateless runs."""
+    """The configured state file (`mapping_state`), or an in-memory store for stateless runs.
+    A file that cannot be opened is a configuration error (one line naming the key)."""
+    import sqlite3
+
+    from id_monitor.config import ConfigError
+
     state = config.mapping_state
-    return PairStore(state.path if persistent else ":memory:", state.max_pairs)
+    try:
+        return PairStore(state.path if persistent else ":memory:", state.max_pairs)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"mapping_state.path: cannot open {state.path}: {exc}") from None
 
 
 class LivePairs:

@@ -31,7 +31,8 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -62,7 +63,7 @@ _BUCKET_LABELS = tuple(floatToGoString(b) for b in AGE_BUCKETS)
 class _Histogram:
     """Bucket counts (not cumulative), sum and the last exemplar per bucket of one series."""
 
-    __slots__ = ("counts", "sum", "exemplars")
+    __slots__ = ("counts", "exemplars", "sum")
 
     def __init__(self) -> None:
         self.counts = [0] * len(AGE_BUCKETS)
@@ -114,8 +115,7 @@ class MetricsBatch:
                 if hist is None:
                     hist = ages[(source, field)] = [[0] * len(AGE_BUCKETS), 0.0, {}]
                 age = (observed_ms - ts) / 1000.0
-                if age < 0.0:
-                    age = 0.0
+                age = max(age, 0.0)
                 index = bisect_left(AGE_BUCKETS, age)
                 hist[0][index] += 1
                 hist[1] += age
