@@ -715,9 +715,10 @@ def migration() -> dict[str, Any]:
         timeseries(
             "Mapping coverage",
             "Answers: do the legacy IDs still seen in live traffic have a mapping? Share of the legacy "
-            "IDs in each mapping's covered fields that the mapping knows, over the last hour.",
-            [(f'sum by (mapping) (increase(id_monitor_mapping_legacy_ids_total{{{AGENT}, covered="true"}}[1h]))'
-              f' / sum by (mapping) (increase(id_monitor_mapping_legacy_ids_total{{{AGENT}}}[1h]))', "{{mapping}}")],
+            "IDs in each mapping's covered fields that the mapping knows, over the rate interval (the "
+            "alert judges the last hour).",
+            [(f'sum by (mapping) (rate(id_monitor_mapping_legacy_ids_total{{{AGENT}, covered="true"}}[{RATE}]))'
+              f' / sum by (mapping) (rate(id_monitor_mapping_legacy_ids_total{{{AGENT}}}[{RATE}]))', "{{mapping}}")],
             "percentunit",
             maximum=1,
             thresholds=[(None, "red"), (0.99, "green")],
