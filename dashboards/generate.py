@@ -696,6 +696,55 @@ def migration() -> dict[str, Any]:
         8,
     )
 
+    lay.row("Mappings: legacy to target pairs (live)")
+    lay.add(
+        timeseries(
+            "Mapping conflicts and owner mismatches",
+            "Answers: is every mapping still 1:1 and owned? Per mapping (the finding's field) and rule: "
+            "a legacy ID seen with two targets or a target with two legacy IDs (mapping_conflict), a "
+            "target carrying another user's owner (mapping_owner_mismatch). Any point pages.",
+            [(f'sum by (field, rule) (increase(id_monitor_findings_total{{{AGENT}, '
+              f'rule=~"mapping_conflict|mapping_owner_mismatch"}}[{RATE}]))', "{{field}} {{rule}}")],
+            "short",
+            bars=True,
+            interval="5m",
+            links=[{"title": "Runbook: mapping conflict", "url": runbook("IdMonitorMappingConflict")}],
+        ),
+        8,
+        8,
+    )
+    lay.add(
+        timeseries(
+            "Malformed mapping pairs",
+            "Answers: are pairs well-formed? Pairs per second whose legacy side is not a legacy ID, "
+            "whose target is not a target of the expected id_type, or whose target is missing, per mapping.",
+            [(f'sum by (field) (rate(id_monitor_findings_total{{{AGENT}, rule="mapping_malformed"}}[{RATE}]))',
+              "{{field}}")],
+            "cps",
+            interval="5m",
+            links=[{"title": "Runbook: mapping malformed", "url": runbook("IdMonitorMappingMalformed")}],
+        ),
+        8,
+        8,
+    )
+    lay.add(
+        timeseries(
+            "Mapping coverage",
+            "Answers: do the legacy IDs still seen in live traffic have a mapping? Share of the legacy "
+            "IDs in each mapping's covered fields that the mapping knows, over the rate interval (the "
+            "alert judges the last hour).",
+            [(f'sum by (mapping) (rate(id_monitor_mapping_legacy_ids_total{{{AGENT}, covered="true"}}[{RATE}]))'
+              f' / sum by (mapping) (rate(id_monitor_mapping_legacy_ids_total{{{AGENT}}}[{RATE}]))', "{{mapping}}")],
+            "percentunit",
+            maximum=1,
+            thresholds=[(None, "red"), (0.99, "green")],
+            interval="5m",
+            links=[{"title": "Runbook: mapping coverage low", "url": runbook("IdMonitorMappingCoverageLow")}],
+        ),
+        8,
+        8,
+    )
+
     lay.row("Code: uuid4 call sites left (id-monitor scan)")
     lay.add(
         bargauge(
@@ -760,7 +809,8 @@ def migration() -> dict[str, Any]:
         "id-monitor-migration",
         "id-monitor / Migration",
         "Migration progress to the target ID formats: live share per service and field over days, "
-        "legacy and unknown shares, and uuid4 call sites left in the code. Panel by panel: "
+        "legacy and unknown shares, legacy to target mappings, and uuid4 call sites left in the code. "
+        "Panel by panel: "
         "docs/dashboards.md.",
         lay,
         AGENT_VARIABLES + SCAN_VARIABLES,

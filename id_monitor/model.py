@@ -35,7 +35,14 @@ RULES: tuple[str, ...] = (
     "not_a_string",
     "malformed",
     "owner_collision",
+    "mapping_conflict",
+    "mapping_malformed",
+    "mapping_owner_mismatch",
 )
+
+# The rules of legacy <-> target mapping verification (`id_monitor.mapping`): their `field` is the
+# mapping's configured name.
+MAPPING_RULES: tuple[str, ...] = ("mapping_conflict", "mapping_malformed", "mapping_owner_mismatch")
 
 # How isolation was judged for one owner-bearing ID (Report.isolation): the rule cannot judge an ID
 # when the message has no owner, and that is counted rather than guessed.

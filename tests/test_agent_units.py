@@ -121,6 +121,7 @@ def test_checker_survives_a_judge_that_raises() -> None:
             raise RuntimeError("bug")
 
         malformed = agent.checker.judge.malformed
+        flush = agent.checker.judge.flush
 
     agent.checker.judge = Broken()
     result = agent.checker.check_batch([Chunk("stdin", None, None, _records([b'{"thread_id": "x"}']))], 10**12)

@@ -56,6 +56,8 @@ AGENT_METRICS = {
     "id_monitor_consumer_lag_messages",
     "id_monitor_build_info",
     "id_monitor_unknown_shapes",
+    "id_monitor_mapping_legacy_ids_total",
+    "id_monitor_mapping_coverage_ratio",
 }
 SCAN_METRICS = {"id_monitor_scan_call_sites", "id_monitor_scan_files"}
 COUNTER_SUFFIXES = ("_total", "_bucket", "_count", "_sum")

@@ -220,6 +220,11 @@ def stack(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -
                     "topics": [topic],
                 },
                 "metrics": {"listen": f"127.0.0.1:{agent_port}"},
+                # a mapping, so its panels' series exist (pre-created at 0); the traffic's legacy
+                # thread IDs feed its coverage
+                "mappings": {"threads": {"legacy_paths": ["legacy_thread_id"], "target_paths": ["thread_id"],
+                                         "expect": ["thread"], "covers": ["thread_id"]}},
+                "mapping_state": {"path": str(work / "mappings.sqlite")},
             }
         )
     )

@@ -326,6 +326,9 @@ def test_field_names_and_rules(judge):
         "not_a_string",
         "malformed",
         "owner_collision",
+        "mapping_conflict",
+        "mapping_malformed",
+        "mapping_owner_mismatch",
     }
     assert set(RULES) == finding_rules
 

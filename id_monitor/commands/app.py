@@ -10,7 +10,8 @@ app = typer.Typer(
         "Monitor ID formats in live traffic during a migration to a unified ID generator.\n\n"
         "run: the sidecar agent (Kafka, or JSON Lines on stdin).  demo: the agent on built-in "
         "traffic.  check: judge a file of messages.  classify: what is this ID?  "
-        "scan: uuid4 call sites left in the code.  generate: realistic traffic."
+        "scan: uuid4 call sites left in the code.  generate: realistic traffic.  "
+        "mapping check: verify a legacy -> target mapping table."
     ),
     no_args_is_help=True,
     add_completion=False,

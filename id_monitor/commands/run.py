@@ -72,7 +72,7 @@ def run(
         except OSError as exc:  # metrics.listen port taken or not bindable
             typer.echo(f"id-monitor run: cannot listen on {cfg.metrics.listen}: {exc.strerror}", err=True)
             raise typer.Exit(2) from None
-        except SchemaError as exc:  # `schema:` names no builtin schema or an unusable file
+        except (SchemaError, ConfigError) as exc:  # an unusable schema, or mapping_state.path cannot be opened
             typer.echo(f"id-monitor run: {exc}", err=True)
             raise typer.Exit(2) from None
         agent.install_signal_handlers()

@@ -13,6 +13,9 @@ from id_monitor.config.loader import (
     FieldSpec,
     KafkaSpec,
     LimitsSpec,
+    MappingSpec,
+    MappingStateSpec,
+    MappingTableSpec,
     MessageSpec,
     MetricsSpec,
     OwnerSpec,
@@ -25,6 +28,7 @@ from id_monitor.config.loader import (
 
 __all__ = [
     "DEFAULT_SPAN_ATTRIBUTES", "ENV_PREFIX", "Config", "ConfigError", "FieldSpec", "HttpSpec", "KafkaSpec",
-    "LimitsSpec", "MessageSpec", "MetricsSpec", "OwnerSpec", "PolicySpec", "UnknownShapesSpec", "UserSourceSpec",
+    "LimitsSpec", "MappingSpec", "MappingStateSpec", "MappingTableSpec", "MessageSpec", "MetricsSpec", "OwnerSpec",
+    "PolicySpec", "UnknownShapesSpec", "UserSourceSpec",
     "ViolationsSpec", "default_fields", "load_config",
 ]

@@ -247,6 +247,70 @@ class LimitsSpec(Section):
     max_tracked_owners: int = Field(default=20_000, ge=0)
 
 
+_SQL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
+
+
+def _check_sql_name(value: str) -> str:
+    """Table and column names are quoted into SQL, so only plain identifiers are accepted."""
+    if not _SQL_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a plain SQL name (letters, digits, _; optionally schema.table)")
+    return value
+
+
+SqlName = Annotated[str, BeforeValidator(_check_sql_name)]
+
+
+class MappingTableSpec(Section):
+    """Where a mapping lives in a database: the table, its legacy and target columns, optionally
+    the column holding the row's user (for `mapping_owner_mismatch`), and a unique key column.
+    Indexes on (legacy, key) and (target, key) keep each page of the scan an index range read."""
+
+    name: SqlName
+    legacy_column: SqlName = "legacy_id"
+    target_column: SqlName = "target_id"
+    owner_column: SqlName | None = None
+    key_column: SqlName = "id"  # a unique column: the tie-breaker of keyset pagination
+
+
+class MappingSpec(Section):
+    """One legacy -> target ID mapping (docs/mapping.md).
+
+    `legacy_paths` / `target_paths`: where a message carries the pair (in-message checks; both or
+    neither). `table`: where the mapping table is (`id-monitor mapping check`). `expect`: the
+    id_types the target side must have (empty: any target). `owner_paths`: where a message's user
+    is (default: the `owner` section's paths). `covers`: the fields whose legacy IDs this mapping
+    should map, for its coverage gauge.
+    """
+
+    legacy_paths: StrList = Field(default_factory=list)
+    target_paths: StrList = Field(default_factory=list)
+    expect: StrList = Field(default_factory=list)
+    owner_paths: StrList | None = None
+    table: MappingTableSpec | None = None
+    covers: StrList = Field(default_factory=list)
+
+    @field_validator("legacy_paths", "target_paths")
+    @classmethod
+    def _paths_ok(cls, value: list[str]) -> list[str]:
+        return [_check_path(p) for p in value]
+
+    @model_validator(mode="after")
+    def _pair_or_table(self) -> MappingSpec:
+        if bool(self.legacy_paths) != bool(self.target_paths):
+            raise ValueError("legacy_paths and target_paths go together (both or neither)")
+        if not self.legacy_paths and self.table is None:
+            raise ValueError("a mapping needs legacy_paths + target_paths, a table, or both")
+        return self
+
+
+class MappingStateSpec(Section):
+    """What the mapping checks remember across messages and runs: a local SQLite file holding at
+    most `max_pairs` pairs per mapping (the capacity is documented in docs/mapping.md)."""
+
+    path: str = ".id-monitor/mappings.sqlite"
+    max_pairs: int = Field(default=10_000_000, ge=1)
+
+
 def _netra_field(name: str, expect: list[str], *, required: bool | list[str] = False) -> FieldSpec:
     return FieldSpec(paths=[name, f"payload.{name}", f"data.{name}"], expect=expect, required=required)
 
@@ -292,6 +356,16 @@ with warnings.catch_warnings():
         violations: ViolationsSpec | None = None
         limits: LimitsSpec = Field(default_factory=LimitsSpec)
         http: HttpSpec = Field(default_factory=HttpSpec)  # the OpenTelemetry / FastAPI layer
+        mappings: dict[str, MappingSpec] = Field(default_factory=dict)
+        mapping_state: MappingStateSpec = Field(default_factory=MappingStateSpec)
+
+        @field_validator("mappings")
+        @classmethod
+        def _mapping_names(cls, value: dict[str, MappingSpec]) -> dict[str, MappingSpec]:
+            for name in value:
+                if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", name):
+                    raise ValueError(f"mapping name {name!r}: use letters, digits, _ . - (at most 64)")
+            return value
 
         @field_validator("fields")
         @classmethod
@@ -302,6 +376,17 @@ with warnings.catch_warnings():
                 if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", name):
                     raise ValueError(f"field name {name!r}: use letters, digits, _ . - (at most 64)")
             return value
+
+        @model_validator(mode="after")
+        def _mappings_fit(self) -> Config:
+            for name, spec in self.mappings.items():
+                if name in self.fields:
+                    raise ValueError(f"mappings.{name}: the name is also a field; metrics need distinct names")
+                for covered in spec.covers:
+                    if covered not in self.fields:
+                        raise ValueError(f"mappings.{name}.covers: {covered!r} is not a configured field "
+                                         f"(fields: {', '.join(self.fields)})")
+            return self
 
         @model_validator(mode="after")
         def _references_point_at_fields(self) -> Config:
@@ -440,6 +525,9 @@ def _suggest(loc: tuple[str, ...]) -> str | None:
             return None
         if model is Config and parts[i] == "fields":
             model, i = FieldSpec, i + 2  # fields.<name>.<key>
+            continue
+        if model is Config and parts[i] == "mappings":
+            model, i = MappingSpec, i + 2  # mappings.<name>.<key>
             continue
         model, i = _model_of(info.annotation), i + 1
     if model is None:

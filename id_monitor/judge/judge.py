@@ -6,8 +6,10 @@ trie, and per field and format the tuple of rules that can fire there (`rules.Id
 `check` then extracts, classifies each value once (the classifier caches) and runs only those
 rules, so a clean ID costs a classify, a dict look-up and the rules its format needs.
 
-Judging is pure apart from owner-collision tracking (`owners.OwnerCollisions`), which by nature
-looks across messages; pass `track_owners=False` for fully stateless judging.
+Judging is pure apart from owner-collision tracking (`owners.OwnerCollisions`) and the mapping
+checks' pair memory (`mapping.LivePairs`, on the `mapping_state` file), which by nature look across
+messages; pass `track_owners=False` for stateless judging (mapping pairs are then remembered in
+memory for the judge's lifetime only).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from id_monitor.judge import rules
 from id_monitor.judge.owners import OwnerCollisions
 from id_monitor.judge.report import Report
 from id_monitor.judge.rules import FieldPolicy, FormatFacts, IdRule, Message, TypeMatcher
+from id_monitor.mapping.live import LivePairs, open_store
 from id_monitor.model import MESSAGE_FIELD, Severity
 
 if TYPE_CHECKING:
     from id_monitor.classify import Classifier
     from id_monitor.config import Config, FieldSpec
+    from id_monitor.mapping import PairStore
     from id_monitor.schema import Format
 
 _NO_RULES: tuple[IdRule, ...] = ()
@@ -63,7 +67,8 @@ class Judge:
     """Apply the configured policy to messages. Safe for concurrent `check` calls (the owner
     tracker's counts may then be approximate)."""
 
-    def __init__(self, config: Config, classifier: Classifier | None = None, *, track_owners: bool = True) -> None:
+    def __init__(self, config: Config, classifier: Classifier | None = None, *, track_owners: bool = True,
+                 mapping_store: PairStore | None = None) -> None:
         if classifier is None:
             from id_monitor.classify import Classifier
 
@@ -115,6 +120,10 @@ class Judge:
         self.owners: OwnerCollisions | None = None
         if track_owners and severity["owner_collision"] is not None:
             self.owners = OwnerCollisions(config.owner.width, config.limits.max_tracked_owners)
+        self.mappings: LivePairs | None = None
+        if any(spec.legacy_paths or spec.covers for spec in config.mappings.values()):
+            store = mapping_store or open_store(config, persistent=track_owners)
+            self.mappings = LivePairs(config, self._classify, severity, store)
 
     @staticmethod
     def _field_policy(name: str, spec: FieldSpec | None, global_legacy: str) -> FieldPolicy:
@@ -141,14 +150,18 @@ class Judge:
         return units
 
     def field_names(self) -> list[str]:
-        """Every `field` a finding or ID of this judge can carry: the configured fields, then
-        `message` (message-level findings). A bounded label set for metrics."""
-        return [*self.config.fields, MESSAGE_FIELD]
+        """Every `field` a finding or ID of this judge can carry: the configured fields, the
+        mappings (their findings' field), then `message` (message-level findings). A bounded label
+        set for metrics."""
+        return [*self.config.fields, *self.config.mappings, MESSAGE_FIELD]
 
     def check(self, message: Mapping[str, Any], observed_ms: int) -> Report:
         """Judge one decoded message; `observed_ms` is when it was seen (epoch ms)."""
         values, owner, message_type, dropped = self._collect(message)
         report = self._judge(values, owner, message_type, observed_ms, True)
+        if self.mappings is not None:
+            report.findings.extend(self.mappings.check(message))
+            report.coverage = self.mappings.coverage(values)
         if dropped:
             sev = self.severity["malformed"]
             if sev is not None:
@@ -222,6 +235,12 @@ class Judge:
                 findings.append(rules.owner_collision(message.owner_prefix or owner, distinct,
                                                       self.severity["owner_collision"]))  # type: ignore[arg-type]
         return Report(ids, findings, owner, message.isolation, message_type)
+
+    def flush(self) -> None:
+        """Commit what the stateful checks remember (the mapping pairs): called once per batch,
+        before the batch's offsets are committed."""
+        if self.mappings is not None:
+            self.mappings.flush()
 
     def malformed(self, reason: str) -> Report:
         """The report for a message that could not be decoded (reason from MalformedMessage)."""

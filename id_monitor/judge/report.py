@@ -15,6 +15,7 @@ class Report:
     `findings`: every finding, with raw values (sinks redact). `owner`: the message owner (user
     id) or None. `isolation`: (field, outcome) for every owner-bearing ID, outcome in
     ISOLATION_OUTCOMES (`no_owner` = the message had no owner, so isolation could not be judged).
+    `coverage`: (mapping, covered) for each legacy ID in a mapping's `covers` fields.
     """
 
     ids: list[tuple[str, IdInfo]] = field(default_factory=list)
@@ -22,6 +23,7 @@ class Report:
     owner: str | None = None
     isolation: list[tuple[str, str]] = field(default_factory=list)
     message_type: str | None = None
+    coverage: list[tuple[str, bool]] = field(default_factory=list)
 
     @property
     def violations(self) -> int:

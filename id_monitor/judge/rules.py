@@ -36,6 +36,9 @@ DEFAULT_SEVERITY: dict[str, Severity] = {
     "not_a_string": "violation",
     "malformed": "violation",
     "owner_collision": "warning",
+    "mapping_conflict": "violation",
+    "mapping_malformed": "violation",
+    "mapping_owner_mismatch": "violation",
 }
 
 LEGACY_SEVERITY: dict[str, Severity | None] = {"allow": None, "warn": "warning", "violation": "violation"}

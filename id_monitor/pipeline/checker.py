@@ -87,6 +87,11 @@ class Checker:
         result = BatchResult()
         for chunk in chunks:
             self._check_chunk(chunk, observed_ms, result)
+        try:
+            self.judge.flush()  # the mapping pairs of this batch, before its offsets are committed
+        except Exception as exc:  # the state file: losing it only delays a conflict finding
+            self.throttle.log(logging.ERROR, "state_flush_failed", key="state_flush_failed",
+                              error=f"{type(exc).__name__}: {exc}")
         return result
 
     def _check_chunk(self, chunk: Chunk, observed_ms: int, result: BatchResult) -> None:

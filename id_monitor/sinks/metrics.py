@@ -8,6 +8,10 @@ The names and labels are a contract with the dashboards and alert rules (see REA
 - ``id_monitor_id_age_seconds{source, field}``: observed time minus the ID's embedded timestamp
 - ``id_monitor_consumer_lag_messages{topic, partition}``
 - ``id_monitor_build_info{version}``
+- ``id_monitor_mapping_legacy_ids_total{mapping, covered}``: legacy IDs seen in a mapping's
+  ``covers`` fields, by whether the mapping knows them (covered is true | false)
+- ``id_monitor_mapping_coverage_ratio{mapping}``: covered / seen of the above since start (1 before
+  any is seen)
 
 Label values come only from bounded sets known up front (configured sources and fields, the schema's
 format names, the rule names); anything else is counted under ``other``, so a hostile input can never
@@ -27,10 +31,11 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Gauge
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
@@ -58,7 +63,7 @@ _BUCKET_LABELS = tuple(floatToGoString(b) for b in AGE_BUCKETS)
 class _Histogram:
     """Bucket counts (not cumulative), sum and the last exemplar per bucket of one series."""
 
-    __slots__ = ("counts", "sum", "exemplars")
+    __slots__ = ("counts", "exemplars", "sum")
 
     def __init__(self) -> None:
         self.counts = [0] * len(AGE_BUCKETS)
@@ -71,7 +76,7 @@ class MetricsBatch:
     tuples, only the keys touched, no lock (one thread fills it). `IdMetrics.merge` adds it to the
     served counts (bucketing unknown label values as `other`). Picklable, for worker processes."""
 
-    __slots__ = ("ages", "exemplars", "findings", "ids", "messages")
+    __slots__ = ("ages", "coverage", "exemplars", "findings", "ids", "messages")
 
     def __init__(self) -> None:
         self.ids: dict[tuple[str, str, str], int] = {}
@@ -79,15 +84,16 @@ class MetricsBatch:
         self.messages: dict[tuple[str, str], int] = {}
         self.ages: dict[tuple[str, str], list[Any]] = {}  # [bucket counts, sum, {bucket: exemplar}]
         self.exemplars: dict[tuple[str, ...], Exemplar] = {}
+        self.coverage: dict[tuple[str, bool], int] = {}
 
     def __getstate__(self) -> tuple:
-        return (self.ids, self.findings, self.messages, self.ages, self.exemplars)
+        return (self.ids, self.findings, self.messages, self.ages, self.exemplars, self.coverage)
 
     def __setstate__(self, state: tuple) -> None:
-        self.ids, self.findings, self.messages, self.ages, self.exemplars = state
+        self.ids, self.findings, self.messages, self.ages, self.exemplars, self.coverage = state
 
     def __bool__(self) -> bool:
-        return bool(self.ids or self.findings or self.messages)
+        return bool(self.ids or self.findings or self.messages or self.coverage)
 
     def record(self, source: str, report: Report, observed_ms: int,
                exemplar: Mapping[str, str] | None = None) -> None:
@@ -109,8 +115,7 @@ class MetricsBatch:
                 if hist is None:
                     hist = ages[(source, field)] = [[0] * len(AGE_BUCKETS), 0.0, {}]
                 age = (observed_ms - ts) / 1000.0
-                if age < 0.0:
-                    age = 0.0
+                age = max(age, 0.0)
                 index = bisect_left(AGE_BUCKETS, age)
                 hist[0][index] += 1
                 hist[1] += age
@@ -123,6 +128,10 @@ class MetricsBatch:
                 findings[fkey] = findings.get(fkey, 0) + 1
                 if ex is not None:
                     self.exemplars[fkey] = ex
+        if report.coverage:
+            coverage = self.coverage
+            for ckey in report.coverage:
+                coverage[ckey] = coverage.get(ckey, 0) + 1
 
     def message(self, source: str, result: str, count: int = 1) -> None:
         """Count messages by outcome (ok | malformed | skipped)."""
@@ -132,7 +141,7 @@ class MetricsBatch:
     def add(self, other: MetricsBatch) -> None:
         """Add another batch's counts to this one (results of several workers for one batch)."""
         for mine, theirs in ((self.ids, other.ids), (self.findings, other.findings),
-                             (self.messages, other.messages)):
+                             (self.messages, other.messages), (self.coverage, other.coverage)):
             for key, value in theirs.items():
                 mine[key] = mine.get(key, 0) + value  # type: ignore[index]
         for akey, (counts, total, exemplars) in other.ages.items():
@@ -166,7 +175,8 @@ class IdMetrics:
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.sources = tuple(dict.fromkeys([*sources, OTHER]))
-        self.fields = tuple(dict.fromkeys([*config.fields, MESSAGE_FIELD, OTHER]))
+        self.fields = tuple(dict.fromkeys([*config.fields, *config.mappings, MESSAGE_FIELD, OTHER]))
+        self.mappings = tuple(name for name, spec in config.mappings.items() if spec.covers)
         self.rules = tuple(dict.fromkeys([*(rules if rules is not None else RULES), OTHER]))
         self._status_of_format: dict[str, str] = {
             name: schema.format(name).status for name in schema.format_names()
@@ -181,6 +191,9 @@ class IdMetrics:
         self._messages: dict[tuple[str, str], int] = {}
         self._ages: dict[tuple[str, str], _Histogram] = {}
         self._exemplars: dict[tuple[str, ...], Exemplar] = {}
+        self._coverage: dict[tuple[str, bool], int] = {
+            (name, covered): 0 for name in self.mappings for covered in (True, False)
+        }
         for source in self.sources:
             for result in MESSAGE_RESULTS:
                 self._messages[(source, result)] = 0
@@ -278,6 +291,10 @@ class IdMetrics:
                         hist.counts[index] += count
                 hist.sum += total
                 hist.exemplars.update(exemplars)
+            coverage = self._coverage
+            for ckey, value in batch.coverage.items():
+                if ckey in coverage:  # a mapping this process's config does not cover is not a label
+                    coverage[ckey] += value
             for ekey, exemplar in batch.exemplars.items():
                 if len(ekey) == 3:
                     ekey = ekey if ekey in ids else self._ids_key(*ekey)  # type: ignore[arg-type]
@@ -317,6 +334,7 @@ class IdMetrics:
             messages = dict(self._messages)
             exemplars = dict(self._exemplars)
             ages = {key: (list(h.counts), h.sum, dict(h.exemplars)) for key, h in self._ages.items()}
+            coverage = dict(self._coverage)
         created = self.created
         family = CounterMetricFamily(
             "id_monitor_ids_total", "IDs checked, by where they were seen and what they are.",
@@ -360,6 +378,25 @@ class IdMetrics:
                 histogram.samples[-1]._replace(name="id_monitor_id_age_seconds_created", value=created)
             )
         yield histogram
+        if not self.mappings:
+            return
+        family = CounterMetricFamily(
+            "id_monitor_mapping_legacy_ids_total",
+            "Legacy IDs seen in a mapping's covered fields, by whether the mapping knows them.",
+            labels=["mapping", "covered"],
+        )
+        for (name, covered), value in coverage.items():
+            family.add_metric([name, "true" if covered else "false"], value, created=created)
+        yield family
+        ratio = GaugeMetricFamily(
+            "id_monitor_mapping_coverage_ratio",
+            "Share of the legacy IDs seen in live traffic that have a mapping, since start (1 before any).",
+            labels=["mapping"],
+        )
+        for name in self.mappings:
+            seen = coverage[(name, True)] + coverage[(name, False)]
+            ratio.add_metric([name], coverage[(name, True)] / seen if seen else 1.0)
+        yield ratio
 
 
 class _Collector:
