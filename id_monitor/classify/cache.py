@@ -71,7 +71,8 @@ class BoundedCache(dict, Generic[K, V]):  # type: ignore[type-arg]
         if len(self) >= self._limit and key not in self:
             if self.eviction == "generations":
                 self.old.clear()
-                self.old.update(self)
+                if self.capacity > 1:  # two generations of one entry would hold two
+                    self.old.update(self)
                 super().clear()
             elif self.eviction == "fifo":
                 try:
