@@ -17,6 +17,7 @@ from id_monitor.config.loader import (
     MetricsSpec,
     OwnerSpec,
     PolicySpec,
+    RevisionSpec,
     ViolationsSpec,
     default_fields,
     load_config,
@@ -24,6 +25,6 @@ from id_monitor.config.loader import (
 
 __all__ = [
     "DEFAULT_SPAN_ATTRIBUTES", "ENV_PREFIX", "Config", "ConfigError", "FieldSpec", "HttpSpec", "KafkaSpec",
-    "LimitsSpec", "MessageSpec", "MetricsSpec", "OwnerSpec", "PolicySpec", "UserSourceSpec",
+    "LimitsSpec", "MessageSpec", "MetricsSpec", "OwnerSpec", "PolicySpec", "RevisionSpec", "UserSourceSpec",
     "ViolationsSpec", "default_fields", "load_config",
 ]
