@@ -151,7 +151,7 @@ header_values = st.one_of(st.binary(max_size=40), st.sampled_from([b"blue", b"gr
 
 @settings(max_examples=30, deadline=None)
 @given(values=st.lists(header_values, min_size=1, max_size=40),
-       fields=st.lists(st.one_of(st.text(max_size=20), st.integers(), st.none()), min_size=1, max_size=10))
+       fields=st.lists(st.one_of(st.text(max_size=20), st.integers(-2**63, 2**63 - 1), st.none()), min_size=1, max_size=10))
 def test_revision_label_never_exceeds_its_bound(values: list[bytes], fields: list) -> None:
     config, engine = bounded_config()
     message = next(generate(1, seed=1))[0]

@@ -6,7 +6,7 @@ command is `id-monitor verdict` (docs/rollout.md).
 """
 
 from id_monitor.verdict.decide import FAIL, INCONCLUSIVE, PASS, Criteria, SignalVerdict, Verdict, decide
-from id_monitor.verdict.query import Counts, PrometheusClient, QueryError, SIGNALS, read_counts
+from id_monitor.verdict.query import SIGNALS, Counts, PrometheusClient, QueryError, read_counts
 
 __all__ = ["FAIL", "INCONCLUSIVE", "PASS", "SIGNALS", "Counts", "Criteria", "PrometheusClient", "QueryError",
            "SignalVerdict", "Verdict", "decide", "read_counts"]
