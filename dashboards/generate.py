@@ -594,6 +594,82 @@ def overview() -> dict[str, Any]:
         8,
     )
 
+    lay.row("Rollout: revisions side by side")
+    rollout_note = (
+        " Split by the `revision` label: the agent's (its `revision` section) or one relabelled from "
+        "a pod label (docs/rollout.md); without either, one unlabelled line. `id-monitor verdict` "
+        "decides with the same counts."
+    )
+    lay.add(
+        timeseries(
+            "IDs checked by revision",
+            "Answers: how is the traffic split between the revisions of a rollout (0 / 10 / 50 / 100 %)? "
+            "IDs checked per second by revision." + rollout_note,
+            [(ids_rate("revision"), "{{revision}}")],
+            "cps",
+            stack=True,
+        ),
+        6,
+        8,
+    )
+    lay.add(
+        timeseries(
+            "Violation ratio by revision",
+            "Answers: does the new revision emit more invalid IDs than the old one? Violation findings "
+            "(malformed excluded) per checked ID, by revision." + rollout_note,
+            [(
+                f'sum by (revision) (rate(id_monitor_findings_total{{{AGENT_FIELD}, severity="violation", '
+                f'rule!="malformed"}}[{RATE}]))\n/\n{ids_rate("revision")}',
+                "{{revision}}",
+            )],
+            "percentunit",
+            links=[{"title": "Runbook: verdict failed", "url": f"{RUNBOOKS}#a-rollout-verdict-failed"}],
+        ),
+        6,
+        8,
+    )
+    lay.add(
+        timeseries(
+            "Unknown share by revision",
+            "Answers: did the new revision start writing an ID format the schema does not know? Share "
+            "of IDs with status unknown, by revision." + rollout_note,
+            [(share("unknown", "revision"), "{{revision}}")],
+            "percentunit",
+            links=[{"title": "Runbook: verdict failed", "url": f"{RUNBOOKS}#a-rollout-verdict-failed"}],
+        ),
+        6,
+        8,
+    )
+    lay.add(
+        timeseries(
+            "Isolation breaches by revision",
+            "Answers: did any revision hand a user another user's ID? Breaches per rate window, by "
+            "revision; one on the new revision fails its verdict at once." + rollout_note,
+            [(
+                f'sum by (revision) (increase(id_monitor_findings_total{{{AGENT_FIELD}, '
+                f'rule="isolation_breach"}}[{RATE}]))',
+                "{{revision}}",
+            )],
+            "short",
+            bars=True,
+            thresholds=[(None, "green"), (1, "red")],
+            links=[{"title": "Runbook: isolation breach", "url": runbook("IdMonitorIsolationBreach")}],
+        ),
+        6,
+        8,
+    )
+    lay.add(
+        timeseries(
+            "Legacy share by revision and field",
+            "Answers: does the new revision bring legacy IDs back in a field? Share of legacy IDs per "
+            "revision and field." + rollout_note,
+            [(share("legacy", "revision, field"), "{{revision}} {{field}}")],
+            "percentunit",
+        ),
+        24,
+        8,
+    )
+
     lay.row("Runbooks")
     lines = "\n".join(f"- [{name}]({runbook(name)}): {what}" for name, what in ALERTS)
     lay.add(

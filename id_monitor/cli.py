@@ -8,7 +8,7 @@ stays fast (subcommands import their heavy dependencies inside the command funct
 from __future__ import annotations
 
 # Importing a command module registers it; the order here is the order in --help.
-from id_monitor.commands import run, demo, check, classify, discover, scan, generate, mapping  # noqa: F401, I001
+from id_monitor.commands import run, demo, check, classify, discover, scan, generate, mapping, verdict  # noqa: F401, I001
 from id_monitor.commands.app import app
 
 __all__ = ["app", "main"]

@@ -232,3 +232,16 @@ def generate_lines(
     """`n` messages as JSON Lines bytes (each ends with a newline)."""
     for message, _ in generate(n, seed=seed, now_ms=now_ms, mix=mix):
         yield orjson.dumps(message) + b"\n"
+
+
+def shifted(n: int, canary_share: float) -> Iterator[bool]:
+    """Which of `n` messages go to the canary when `canary_share` of the traffic is shifted to it
+    (a blue/green step such as 0.1): exactly `round(n * canary_share)` of them, spread evenly, so
+    each step of a rollout test sends a known number of messages to each revision."""
+    if not 0.0 <= canary_share <= 1.0:
+        raise ValueError(f"canary_share must be within [0, 1], got {canary_share}")
+    sent = 0
+    for i in range(n):
+        due = round((i + 1) * canary_share)
+        yield due > sent
+        sent = max(sent, due)

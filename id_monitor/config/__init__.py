@@ -21,6 +21,7 @@ from id_monitor.config.loader import (
     OwnerSpec,
     PolicySpec,
     UnknownShapesSpec,
+    RevisionSpec,
     ViolationsSpec,
     default_fields,
     load_config,
@@ -29,6 +30,6 @@ from id_monitor.config.loader import (
 __all__ = [
     "DEFAULT_SPAN_ATTRIBUTES", "ENV_PREFIX", "Config", "ConfigError", "FieldSpec", "HttpSpec", "KafkaSpec",
     "LimitsSpec", "MappingSpec", "MappingStateSpec", "MappingTableSpec", "MessageSpec", "MetricsSpec", "OwnerSpec",
-    "PolicySpec", "UnknownShapesSpec", "UserSourceSpec",
+    "PolicySpec", "RevisionSpec", "UnknownShapesSpec", "UserSourceSpec",
     "ViolationsSpec", "default_fields", "load_config",
 ]

@@ -235,6 +235,59 @@ class ViolationsSpec(Section):
     redact: RedactMode = "mask"
 
 
+_REVISION_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}")
+MAX_REVISIONS = 16
+
+
+class RevisionSpec(Section):
+    """The `revision` label (off unless this section is present): which deployment revision of
+    the producing service a message, request or span belongs to, for rollout verdicts.
+
+    The value comes from a Kafka `header`, else a message `field` (a dotted path), else this
+    process's `own` revision (a sidecar, the in-process layer; `ID_MONITOR_REVISION__OWN`). Only
+    `values` (and `own`) become labels; anything else, or no value at all, is counted as `other`.
+    """
+
+    values: StrList = Field(default_factory=list)
+    header: str | None = None
+    field: str | None = None
+    own: str | None = None
+
+    @field_validator("values")
+    @classmethod
+    def _label_safe(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not _REVISION_VALUE.fullmatch(item) or item == "other":
+                raise ValueError(f"revision value {item!r}: use letters, digits, _ . - (at most 63), not 'other'")
+        if len(set(value)) > MAX_REVISIONS:
+            raise ValueError(f"at most {MAX_REVISIONS} revision values, got {len(set(value))}")
+        return list(dict.fromkeys(value))
+
+    @field_validator("own")
+    @classmethod
+    def _own_label_safe(cls, value: str | None) -> str | None:
+        if value is not None and (not _REVISION_VALUE.fullmatch(value) or value == "other"):
+            raise ValueError(f"revision {value!r}: use letters, digits, _ . - (at most 63), not 'other'")
+        return value
+
+    @model_validator(mode="after")
+    def _some_source(self) -> RevisionSpec:
+        if self.own is not None and self.own not in self.values:
+            if len(self.values) >= MAX_REVISIONS:
+                raise ValueError(f"own revision {self.own!r} is not among the {MAX_REVISIONS} values")
+            self.values.append(self.own)
+        if not self.values:
+            raise ValueError("revision needs `values` (the revisions to tell apart) or `own`")
+        if self.header is None and self.field is None and self.own is None:
+            raise ValueError("revision needs a `header`, a `field` or an `own` revision to read it from")
+        return self
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every value the revision label can take: the configured ones and `other`."""
+        return (*self.values, "other")
+
+
 class LimitsSpec(Section):
     """Bounds that keep memory and time per message fixed whatever the input."""
 
@@ -366,6 +419,7 @@ with warnings.catch_warnings():
                 if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", name):
                     raise ValueError(f"mapping name {name!r}: use letters, digits, _ . - (at most 64)")
             return value
+        revision: RevisionSpec | None = None  # off by default: no revision label
 
         @field_validator("fields")
         @classmethod

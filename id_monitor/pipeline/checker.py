@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from id_monitor.extract import MalformedMessage, decode_message
 from id_monitor.logs import Throttle, get_logger
 from id_monitor.model import Finding, Where
+from id_monitor.pipeline.revision import RevisionOf
 from id_monitor.pipeline.traceparent import exemplar_from_headers
 from id_monitor.sinks.metrics import MetricsBatch
 from id_monitor.sources.batch import Chunk
@@ -81,6 +82,16 @@ class Checker:
         limits = engine.config.limits
         self._max_bytes = limits.max_message_bytes
         self._max_depth = limits.max_depth
+        spec = engine.config.revision
+        self.revision_of = RevisionOf(spec) if spec is not None else None
+        # a record that cannot be read has no revision of its own: the process's, else `other`
+        self._unread_revision = (spec.own or "other") if spec is not None else None
+
+    def _check_chunk(self, chunk: Chunk, observed_ms: int, result: BatchResult) -> None:
+        if self.revision_of is None:
+            self._check_plain(chunk, observed_ms, result)
+        else:
+            self._check_revisions(chunk, observed_ms, result, self.revision_of)
 
     def check_batch(self, chunks: Sequence[Chunk], observed_ms: int) -> BatchResult:
         """Check every record of every chunk; `observed_ms` is when the batch was seen."""
@@ -94,7 +105,7 @@ class Checker:
                               error=f"{type(exc).__name__}: {exc}")
         return result
 
-    def _check_chunk(self, chunk: Chunk, observed_ms: int, result: BatchResult) -> None:
+    def _check_plain(self, chunk: Chunk, observed_ms: int, result: BatchResult) -> None:
         source, topic, partition, records = chunk
         metrics, totals, violations, unknown = result.metrics, result.totals, result.violations, result.unknown
         decode, max_bytes, max_depth = decode_message, self._max_bytes, self._max_depth
@@ -138,17 +149,66 @@ class Checker:
             metrics.message(source, "ok", ok)
             totals.ok += ok
 
+    def _check_revisions(self, chunk: Chunk, observed_ms: int, result: BatchResult,
+                         revision_of: RevisionOf) -> None:
+        """`_check_plain` with the revision label on: each message counted under its revision."""
+        source, topic, partition, records = chunk
+        metrics, totals, violations = result.metrics, result.totals, result.violations
+        decode, max_bytes, max_depth = decode_message, self._max_bytes, self._max_depth
+        check, record = self.judge.check, metrics.record_as
+        ok: dict[str, int] = {}
+        for item in records:
+            value = item.value
+            if value is None:
+                problem = getattr(item, "problem", None)
+                if problem is None:
+                    metrics.message(source, "skipped", 1, revision_of(item.headers, None))
+                    totals.skipped += 1
+                else:
+                    self._malformed(problem, chunk, item.offset, observed_ms, result)
+                continue
+            try:
+                message = decode(value, max_bytes, max_depth)
+            except MalformedMessage as exc:
+                self._malformed(exc.reason, chunk, item.offset, observed_ms, result)
+                continue
+            headers = item.headers
+            try:
+                revision = revision_of(headers, message)
+                report = check(message, observed_ms)
+                record(revision, source, report, observed_ms, exemplar_from_headers(headers) if headers else None)
+            except Exception as exc:  # a bug must cost one message, not the agent
+                totals.errors += 1
+                self.throttle.log(logging.ERROR, "check_failed", key="check_failed",
+                                  error=f"{type(exc).__name__}: {exc}", topic=topic, partition=partition,
+                                  offset=item.offset)
+                self._malformed("check_failed", chunk, item.offset, observed_ms, result)
+                continue
+            ok[revision] = ok.get(revision, 0) + 1
+            if report.findings:
+                for finding in report.findings:
+                    if finding.severity == "violation":
+                        totals.violations += 1
+                        violations.append((finding, Where(source, topic, partition, item.offset, observed_ms)))
+        for revision, count in ok.items():
+            metrics.message(source, "ok", count, revision)
+            totals.ok += count
+
     def _malformed(self, reason: str, chunk: Chunk, offset: int | None, observed_ms: int,
                    result: BatchResult) -> None:
         """Count an unreadable message: messages_total{result=malformed} and a `malformed` finding."""
         source = chunk.source
-        result.metrics.message(source, "malformed")
+        revision = self._unread_revision
+        result.metrics.message(source, "malformed", 1, revision)
         result.totals.malformed += 1
         self.throttle.log(logging.WARNING, "malformed_message", key=f"malformed:{source}", source=source,
                           reason=reason, topic=chunk.topic, partition=chunk.partition, offset=offset)
         report = self.judge.malformed(reason)
         if report.findings:
-            result.metrics.record(source, report, observed_ms)
+            if revision is None:
+                result.metrics.record(source, report, observed_ms)
+            else:
+                result.metrics.record_as(revision, source, report, observed_ms)
             where = Where(source, chunk.topic, chunk.partition, offset, observed_ms)
             for finding in report.findings:
                 if finding.severity == "violation":

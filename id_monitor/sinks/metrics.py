@@ -13,6 +13,10 @@ The names and labels are a contract with the dashboards and alert rules (see REA
 - ``id_monitor_mapping_coverage_ratio{mapping}``: covered / seen of the above since start (1 before
   any is seen)
 
+With a `revision` section in the configuration, the per-ID families get one more label,
+``revision`` (the configured values and ``other``), and every key tuple one more element; without
+it nothing changes (no label, no series, the same key tuples).
+
 Label values come only from bounded sets known up front (configured sources and fields, the schema's
 format names, the rule names); anything else is counted under ``other``, so a hostile input can never
 grow the number of series. Every known combination exists at zero from the start, so an alert's
@@ -133,10 +137,43 @@ class MetricsBatch:
             for ckey in report.coverage:
                 coverage[ckey] = coverage.get(ckey, 0) + 1
 
-    def message(self, source: str, result: str, count: int = 1) -> None:
-        """Count messages by outcome (ok | malformed | skipped)."""
-        key = (source, result)
-        self.messages[key] = self.messages.get(key, 0) + count
+    def record_as(self, revision: str, source: str, report: Report, observed_ms: int,
+                  exemplar: Mapping[str, str] | None = None) -> None:
+        """`record` with the revision label on: every key gets `revision` as its last element.
+        A method of its own so that `record`, the path without revisions, stays as it was."""
+        ids, ages = self.ids, self.ages
+        ex = Exemplar(dict(exemplar), 1.0, time.time()) if exemplar else None
+        for field, info in report.ids:
+            key = (source, field, info.format or NO_FORMAT, revision)
+            ids[key] = ids.get(key, 0) + 1  # type: ignore[index]
+            if ex is not None:
+                self.exemplars[key] = ex
+            ts = info.timestamp_ms
+            if ts is not None:
+                akey = (source, field, revision)
+                hist = ages.get(akey)  # type: ignore[call-overload]
+                if hist is None:
+                    hist = ages[akey] = [[0] * len(AGE_BUCKETS), 0.0, {}]  # type: ignore[index]
+                age = (observed_ms - ts) / 1000.0
+                if age < 0.0:
+                    age = 0.0
+                index = bisect_left(AGE_BUCKETS, age)
+                hist[0][index] += 1
+                hist[1] += age
+                if ex is not None:
+                    hist[2][index] = Exemplar(ex.labels, age, ex.timestamp)
+        if report.findings:
+            findings = self.findings
+            for finding in report.findings:
+                fkey = (source, finding.field, finding.rule, finding.severity, revision)
+                findings[fkey] = findings.get(fkey, 0) + 1  # type: ignore[index]
+                if ex is not None:
+                    self.exemplars[fkey] = ex
+
+    def message(self, source: str, result: str, count: int = 1, revision: str | None = None) -> None:
+        """Count messages by outcome (ok | malformed | skipped), of one revision when it is on."""
+        key = (source, result) if revision is None else (source, result, revision)
+        self.messages[key] = self.messages.get(key, 0) + count  # type: ignore[index]
 
     def add(self, other: MetricsBatch) -> None:
         """Add another batch's counts to this one (results of several workers for one batch)."""
@@ -183,6 +220,11 @@ class IdMetrics:
         }
         self._status_of_format[NO_FORMAT] = "unknown"
         self._status_of_format[OTHER] = OTHER
+        spec = config.revision
+        # () when off: every key tuple below gets `tails` appended, i.e. nothing.
+        self.revisions: tuple[str, ...] = spec.labels if spec is not None else ()
+        self.own_revision: str | None = (spec.own or OTHER) if spec is not None else None
+        tails: list[tuple[str, ...]] = [(r,) for r in self.revisions] or [()]
         self.created = time.time()
         self._lock = threading.Lock()
 
@@ -194,16 +236,17 @@ class IdMetrics:
         self._coverage: dict[tuple[str, bool], int] = {
             (name, covered): 0 for name in self.mappings for covered in (True, False)
         }
-        for source in self.sources:
-            for result in MESSAGE_RESULTS:
-                self._messages[(source, result)] = 0
-            for field in self.fields:
-                self._ages[(source, field)] = _Histogram()
-                for fmt in self._status_of_format:
-                    self._ids[(source, field, fmt)] = 0
-                for rule in self.rules:
-                    for severity in SEVERITIES:
-                        self._findings[(source, field, rule, severity)] = 0
+        for tail in tails:
+            for source in self.sources:
+                for result in MESSAGE_RESULTS:
+                    self._messages[(source, result, *tail)] = 0  # type: ignore[index]
+                for field in self.fields:
+                    self._ages[(source, field, *tail)] = _Histogram()  # type: ignore[index]
+                    for fmt in self._status_of_format:
+                        self._ids[(source, field, fmt, *tail)] = 0  # type: ignore[index]
+                    for rule in self.rules:
+                        for severity in SEVERITIES:
+                            self._findings[(source, field, rule, severity, *tail)] = 0  # type: ignore[index]
 
         self.registry.register(_Collector(self))
         self.consumer_lag = Gauge(
@@ -241,15 +284,26 @@ class IdMetrics:
     def _field(self, field: str) -> str:
         return field if field in self.fields else OTHER
 
-    def _ids_key(self, source: str, field: str, fmt: str) -> tuple[str, str, str]:
-        return (self._source(source), self._field(field), fmt if fmt in self._status_of_format else OTHER)
+    def _revision(self, rest: tuple[str, ...]) -> tuple[str, ...]:
+        """The key's revision element: none when off; a configured value, else `other`; this
+        process's own revision for a key recorded without one."""
+        if not self.revisions:
+            return ()
+        if not rest:
+            return (self.own_revision,)  # type: ignore[return-value]
+        return (rest[0] if rest[0] in self.revisions else OTHER,)
 
-    def _findings_key(self, source: str, field: str, rule: str, severity: str) -> tuple[str, str, str, str]:
+    def _ids_key(self, source: str, field: str, fmt: str, *rest: str) -> tuple[str, ...]:
+        return (self._source(source), self._field(field), fmt if fmt in self._status_of_format else OTHER,
+                *self._revision(rest))
+
+    def _findings_key(self, source: str, field: str, rule: str, severity: str, *rest: str) -> tuple[str, ...]:
         return (
             self._source(source),
             self._field(field),
             rule if rule in self.rules else OTHER,
             severity if severity in SEVERITIES else "violation",
+            *self._revision(rest),
         )
 
     # -- recording -----------------------------------------------------------------------
@@ -258,13 +312,16 @@ class IdMetrics:
                exemplar: Mapping[str, str] | None = None) -> None:
         """Count one judged message right away (a request, a span): a batch of one, merged."""
         batch = MetricsBatch()
-        batch.record(source, report, observed_ms, exemplar)
+        if self.own_revision is None:
+            batch.record(source, report, observed_ms, exemplar)
+        else:
+            batch.record_as(self.own_revision, source, report, observed_ms, exemplar)
         self.merge(batch)
 
     def message(self, source: str, result: str, count: int = 1) -> None:
         """Count messages by outcome (ok | malformed | skipped) right away."""
         batch = MetricsBatch()
-        batch.message(source, result, count)
+        batch.message(source, result, count, self.own_revision)
         self.merge(batch)
 
     def merge(self, batch: MetricsBatch) -> None:
@@ -274,18 +331,20 @@ class IdMetrics:
             ids, findings, messages = self._ids, self._findings, self._messages
             for key, value in batch.ids.items():
                 if key not in ids:
-                    key = self._ids_key(*key)
+                    key = self._ids_key(*key)  # type: ignore[assignment]
                 ids[key] += value
             for fkey, value in batch.findings.items():
                 if fkey not in findings:
-                    fkey = self._findings_key(*fkey)
+                    fkey = self._findings_key(*fkey)  # type: ignore[assignment]
                 findings[fkey] += value
             for mkey, value in batch.messages.items():
                 if mkey not in messages:
-                    mkey = (self._source(mkey[0]), mkey[1] if mkey[1] in MESSAGE_RESULTS else "skipped")
+                    mkey = (self._source(mkey[0]), mkey[1] if mkey[1] in MESSAGE_RESULTS else "skipped",
+                            *self._revision(mkey[2:]))  # type: ignore[assignment]
                 messages[mkey] += value
             for akey, (counts, total, exemplars) in batch.ages.items():
-                hist = self._ages.get(akey) or self._ages[(self._source(akey[0]), self._field(akey[1]))]
+                hist = self._ages.get(akey) or self._ages[
+                    (self._source(akey[0]), self._field(akey[1]), *self._revision(akey[2:]))]  # type: ignore[index]
                 for index, count in enumerate(counts):
                     if count:
                         hist.counts[index] += count
@@ -295,8 +354,9 @@ class IdMetrics:
             for ckey, value in batch.coverage.items():
                 if ckey in coverage:  # a mapping this process's config does not cover is not a label
                     coverage[ckey] += value
+            ids_key_length = 4 if self.revisions else 3
             for ekey, exemplar in batch.exemplars.items():
-                if len(ekey) == 3:
+                if len(ekey) == ids_key_length:
                     ekey = ekey if ekey in ids else self._ids_key(*ekey)  # type: ignore[arg-type]
                 else:
                     ekey = ekey if ekey in findings else self._findings_key(*ekey)  # type: ignore[arg-type]
@@ -336,19 +396,20 @@ class IdMetrics:
             ages = {key: (list(h.counts), h.sum, dict(h.exemplars)) for key, h in self._ages.items()}
             coverage = dict(self._coverage)
         created = self.created
+        revision = ["revision"] if self.revisions else []
         family = CounterMetricFamily(
             "id_monitor_ids_total", "IDs checked, by where they were seen and what they are.",
-            labels=["source", "field", "status", "format"],
+            labels=["source", "field", "status", "format", *revision],
         )
         status_of = self._status_of_format
         for key, value in ids.items():
-            source, field, fmt = key
-            family.add_metric([source, field, status_of[fmt], fmt], value, created=created,
+            source, field, fmt = key[:3]
+            family.add_metric([source, field, status_of[fmt], fmt, *key[3:]], value, created=created,
                               exemplar=exemplars.get(key))
         yield family
         family = CounterMetricFamily(
             "id_monitor_findings_total", "Policy findings, by rule and severity.",
-            labels=["source", "field", "rule", "severity"],
+            labels=["source", "field", "rule", "severity", *revision],
         )
         for fkey, value in findings.items():
             family.add_metric(list(fkey), value, created=created, exemplar=exemplars.get(fkey))
@@ -356,7 +417,7 @@ class IdMetrics:
         family = CounterMetricFamily(
             "id_monitor_messages_total",
             "Messages read, by outcome: ok (checked), malformed (unreadable, skipped), skipped.",
-            labels=["source", "result"],
+            labels=["source", "result", *revision],
         )
         for mkey, value in messages.items():
             family.add_metric(list(mkey), value, created=created)
@@ -364,7 +425,7 @@ class IdMetrics:
         histogram = HistogramMetricFamily(
             "id_monitor_id_age_seconds",
             "Observed time minus the timestamp embedded in the ID (delivery latency), in seconds.",
-            labels=["source", "field"],
+            labels=["source", "field", *revision],
         )
         for akey, (counts, total, bucket_exemplars) in ages.items():
             buckets: list[tuple] = []
