@@ -1,0 +1,47 @@
+"""The native engine: a compiled core (the separate `id-monitor-native` distribution, module
+`id_monitor_native`) that classifies and judges whole batches; the Python engine stays the
+reference and the fallback.
+
+`available()` says whether the core is installed and speaks this package's description format;
+`version()` is its version string (None when absent); `unavailable_reason()` says why not, in
+one line, for the startup notice.
+"""
+
+from __future__ import annotations
+
+from id_monitor.native.describe import DESCRIPTION_VERSION, NotSupported, describe
+
+__all__ = ["DESCRIPTION_VERSION", "NotSupported", "available", "describe", "unavailable_reason", "version"]
+
+
+def _core():  # type: ignore[no-untyped-def]
+    try:
+        import id_monitor_native
+    except ImportError:
+        return None
+    if getattr(id_monitor_native, "DESCRIPTION_VERSION", None) != DESCRIPTION_VERSION:
+        return None
+    return id_monitor_native
+
+
+def available() -> bool:
+    """True when the native core is installed and compatible with this package."""
+    return _core() is not None
+
+
+def version() -> str | None:
+    core = _core()
+    return None if core is None else str(core.__version__)
+
+
+def unavailable_reason() -> str | None:
+    """None when available; else why not (one line)."""
+    try:
+        import id_monitor_native
+    except ImportError:
+        return "native engine not built (install Rust and rerun scripts/bootstrap); using the Python engine"
+    found = getattr(id_monitor_native, "DESCRIPTION_VERSION", None)
+    if found != DESCRIPTION_VERSION:
+        return (f"native engine {getattr(id_monitor_native, '__version__', '?')} speaks description "
+                f"version {found}, this package needs {DESCRIPTION_VERSION}; using the Python engine")
+    return None
