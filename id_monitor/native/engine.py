@@ -42,6 +42,22 @@ def _core() -> Any:
     return id_monitor_native
 
 
+_ENGINES: dict[str, Any] = {}
+_ENGINES_MAX = 8
+
+
+def compiled_engine(description: str) -> Any:
+    """The core's Engine for a description, compiled once per distinct description (an Engine is
+    immutable and thread-safe, so checkers and classifiers of the same config share one)."""
+    engine = _ENGINES.get(description)
+    if engine is None:
+        engine = _core().Engine(description)
+        if len(_ENGINES) >= _ENGINES_MAX:
+            _ENGINES.pop(next(iter(_ENGINES)))
+        _ENGINES[description] = engine
+    return engine
+
+
 class _IdInfoTwin:
     """Same slot layout as IdInfo: filled with plain stores, then switched to IdInfo (CPython
     allows __class__ assignment between identical layouts), which is far cheaper than the frozen
@@ -68,7 +84,7 @@ class NativeClassifier:
             raise ValueError("cache_size must be >= 0 and max_length >= 1")
         self.max_length = max_length
         self.cache_size = cache_size
-        self._engine = _core().Engine(to_json(describe(self._schema, max_id_length=max_length)))
+        self._engine = compiled_engine(to_json(describe(self._schema, max_id_length=max_length)))
         self._native = self._engine.classify
         self._generation = max(cache_size // 2, 1)
         self._young: dict[str, IdInfo] = {}
@@ -144,13 +160,27 @@ class BatchResult:
     message_ids: list[tuple[int, str, IdInfo]] | None = field(default=None)
 
 
+_DESCRIPTIONS: dict[tuple[int, str], tuple[Schema, str]] = {}
+
+
+def _checker_description(schema: Schema, config: Any) -> str:
+    """describe() of (schema, config), memoised: describing walks every variant in Python."""
+    key = (id(schema), config.model_dump_json())
+    hit = _DESCRIPTIONS.get(key)
+    if hit is None or hit[0] is not schema:
+        if len(_DESCRIPTIONS) >= _ENGINES_MAX:
+            _DESCRIPTIONS.pop(next(iter(_DESCRIPTIONS)))
+        hit = _DESCRIPTIONS[key] = (schema, to_json(describe(schema, config)))
+    return hit[1]
+
+
 class NativeChecker:
     """Judge whole batches on the native core with `config`'s policy (the Judge's semantics)."""
 
     def __init__(self, config: Any, schema: Schema | str | None = None, *, track_owners: bool = True) -> None:
         self.config = config
         self._schema = load_schema(schema or config.schema) if not isinstance(schema, Schema) else schema
-        self._engine = _core().Engine(to_json(describe(self._schema, config)))
+        self._engine = compiled_engine(_checker_description(self._schema, config))
         severity: dict[str, str | None] = dict(rules.DEFAULT_SEVERITY)
         for rule, level in config.policy.severity.items():
             severity[rule] = None if level == "off" else level

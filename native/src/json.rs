@@ -3,7 +3,7 @@
 //! reasons in the same order. Objects keep the first position and the last value of a repeated
 //! key, as a Python dict built from JSON does.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -123,6 +123,8 @@ impl Number {
 struct Seed<'a> {
     depth: usize,
     deepest: &'a Cell<usize>,
+    zeros: &'a RefCell<(usize, Option<Vec<bool>>)>,
+    raw: &'a [u8],
 }
 
 impl<'de> DeserializeSeed<'de> for Seed<'_> {
@@ -148,6 +150,15 @@ impl<'de> Visitor<'de> for Seed<'_> {
         Ok(Value::Int(v as i128))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        if v == 0.0 && v.is_sign_negative() {
+            let mut zeros = self.zeros.borrow_mut();
+            let (seen, tokens) = &mut *zeros;
+            let integer = tokens.get_or_insert_with(|| negative_zero_tokens(self.raw)).get(*seen) == Some(&true);
+            *seen += 1;
+            if integer {
+                return Ok(Value::Int(0));
+            }
+        }
         Ok(Value::Float(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
@@ -168,7 +179,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
             self.deepest.set(depth);
         }
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Seed { depth, deepest: self.deepest })? {
+        while let Some(item) = seq.next_element_seed(Seed { depth, deepest: self.deepest, zeros: self.zeros, raw: self.raw })? {
             items.push(item);
         }
         Ok(Value::Arr(items))
@@ -183,7 +194,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
         }
         let mut object = Object::new();
         while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(Seed { depth, deepest: self.deepest })?;
+            let value = map.next_value_seed(Seed { depth, deepest: self.deepest, zeros: self.zeros, raw: self.raw })?;
             object.insert(key, value);
         }
         Ok(Value::Obj(object))
@@ -201,9 +212,10 @@ pub fn decode_message(raw: &[u8], max_bytes: usize, max_depth: usize) -> Result<
         return Err("not_utf8");
     }
     let deepest = Cell::new(0);
+    let zeros = RefCell::new((0, None));
     let mut de = serde_json::Deserializer::from_slice(raw);
     de.disable_recursion_limit();
-    let parsed = Seed { depth: 0, deepest: &deepest }.deserialize(&mut de).and_then(|v| de.end().map(|_| v));
+    let parsed = Seed { depth: 0, deepest: &deepest, zeros: &zeros, raw }.deserialize(&mut de).and_then(|v| de.end().map(|_| v));
     let value = match parsed {
         Ok(v) => v,
         Err(e) => {
@@ -216,3 +228,36 @@ pub fn decode_message(raw: &[u8], max_bytes: usize, max_depth: usize) -> Result<
     }
     Ok(object)
 }
+
+/// The reference parser reads `-0` as the integer 0 and `-0.0` / `-0e0` / `-1e-400` as the float
+/// -0.0; serde_json gives -0.0 for all. For each number token of the document (in order) that is
+/// a negative zero: true when it is an integer token.
+fn negative_zero_tokens(raw: &[u8]) -> Vec<bool> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'"' => {
+                i += 1;
+                while i < raw.len() && raw[i] != b'"' {
+                    i += if raw[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' => {
+                let start = i;
+                i += 1;
+                while i < raw.len() && matches!(raw[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                    i += 1;
+                }
+                let token = std::str::from_utf8(&raw[start..i]).unwrap_or("");
+                if token.parse::<f64>().is_ok_and(|v| v == 0.0) {
+                    out.push(!token.contains(['.', 'e', 'E']));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+

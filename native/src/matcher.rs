@@ -68,6 +68,7 @@ enum Role {
     Counter,
     Standard(Codec),
     Part(&'static str),
+    Word(&'static str, usize),
 }
 
 struct Group {
@@ -106,19 +107,15 @@ fn leak(text: &str) -> &'static str {
     Box::leak(text.to_string().into_boxed_str())
 }
 
-/// A word token without look-ahead: 1..=`chars` of [a-z0-9] with at least one letter. Exact
-/// wherever the token's end is pinned by a non-alphanumeric character or the end of the ID
-/// (describe.py refuses schemas where it is not).
+/// A word token without look-ahead: [a-z0-9] with at least one letter, up to `chars - 1` either
+/// side of its first letter; the builder then rejects a token longer than `chars` (see
+/// `Role::Word`). Exact wherever the token's end is pinned by a non-alphanumeric character or the
+/// end of the ID (describe.py refuses schemas where it is not): the token is then the whole run
+/// of letters and digits, so a path the reference engine's look-ahead rejects is rejected here
+/// too, and every shorter path was already rejected by the regex.
 fn word_token(chars: usize) -> String {
-    let alts: Vec<String> = (0..chars)
-        .map(|p| {
-            let digits = if p == 0 { String::new() } else { format!("[0-9]{{{p}}}") };
-            let rest = chars - 1 - p;
-            let tail = if rest == 0 { String::new() } else { format!("[a-z0-9]{{0,{rest}}}") };
-            format!("{digits}[a-z]{tail}")
-        })
-        .collect();
-    format!("(?:{})", alts.join("|"))
+    let n = chars.saturating_sub(1);
+    format!("[0-9]{{0,{n}}}[a-z][a-z0-9]{{0,{n}}}")
 }
 
 fn segment_regex(seg: &SegmentDesc) -> String {
@@ -177,6 +174,7 @@ impl Matcher {
                             "standard" => Role::Standard(Codec::from_desc(
                                 seg.codec.as_ref().ok_or("standard segment without codec")?,
                             )?),
+                            _ if seg.kind == "word" => Role::Word(leak(name), seg.word_token_chars),
                             _ => Role::Part(leak(name)),
                         };
                         if fmt.id_type_segment.as_deref() == Some(name.as_str()) {
@@ -272,7 +270,7 @@ impl Matcher {
         let mut timestamp_set = false;
         let mut counter = None;
         let mut parts: Parts = Vec::new();
-        let mut put = |parts: &mut Parts, key: &'static str, value: Part| {
+        let put = |parts: &mut Parts, key: &'static str, value: Part| {
             if let Some(slot) = parts.iter_mut().find(|(k, _)| *k == key) {
                 slot.1 = value;
             } else {
@@ -300,6 +298,12 @@ impl Matcher {
                     }
                 }
                 Role::Part(name) => put(&mut parts, name, Part::Str(text.to_string())),
+                Role::Word(name, chars) => {
+                    if text.split('_').any(|token| token.len() > *chars) {
+                        return None;
+                    }
+                    put(&mut parts, name, Part::Str(text.to_string()));
+                }
             }
         }
         let id_type = match v.id_type_group {
