@@ -264,6 +264,7 @@ with warnings.catch_warnings():
         """The whole configuration (DESIGN section 6)."""
 
         schema: str = "netra"
+        engine: Literal["auto", "native", "python"] = "auto"  # auto: native when built (id_monitor.native)
         fields: dict[str, FieldSpec] = Field(default_factory=default_fields)
         owner: OwnerSpec = Field(default_factory=OwnerSpec)
         message: MessageSpec = Field(default_factory=MessageSpec)
