@@ -178,3 +178,23 @@ def test_unknown_ids_per_field_are_returned():
     batch = NativeChecker(config).check_batch(
         [b'{"thread_id": "nope", "run_id": "run_x_1_abcdef12", "payload": {"thread_id": "also-nope"}}'], NOW)
     assert batch.unknown == {"thread_id": ["nope", "also-nope"]}
+
+
+def test_schema_the_core_cannot_match_exactly_is_refused(tmp_path):
+    """A word directly followed by a segment that may continue it: the core would judge it
+    differently, so describing it fails and `auto` falls back to the Python engine."""
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nformats:\n  - name: f\n    status: target\n    id_type: f\n    template: '{a}{hex}'\n")
+    schema = load_schema(str(tmp_path / "s.yaml"))
+    with pytest.raises(native.NotSupported):
+        native.describe(schema)
+    assert native.resolve_engine("auto", schema)[0] == "python"
+    with pytest.raises(native.EngineUnavailable):
+        native.resolve_engine("native", schema)
+    assert native.resolve_engine("auto", SCHEMAS["netra"]) == ("native", None)
+    assert native.resolve_engine("python", SCHEMAS["netra"]) == ("python", None)
+
+
+def test_config_engine_key():
+    assert load_config(None, env={}).engine == "auto"
+    assert load_config(None, env={"ID_MONITOR_ENGINE": "python"}).engine == "python"

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from id_monitor.native.describe import DESCRIPTION_VERSION, NotSupported, describe
 
-__all__ = ["DESCRIPTION_VERSION", "NotSupported", "available", "describe", "unavailable_reason", "version"]
+__all__ = ["DESCRIPTION_VERSION", "EngineUnavailable", "NotSupported", "available", "describe", "resolve_engine", "unavailable_reason",
+           "version"]
 
 
 def _core():  # type: ignore[no-untyped-def]
@@ -45,3 +46,30 @@ def unavailable_reason() -> str | None:
         return (f"native engine {getattr(id_monitor_native, '__version__', '?')} speaks description "
                 f"version {found}, this package needs {DESCRIPTION_VERSION}; using the Python engine")
     return None
+
+
+class EngineUnavailable(RuntimeError):
+    """`engine: native` was asked for but cannot run; str() is one line."""
+
+
+def resolve_engine(requested: str, schema: object = None) -> tuple[str, str | None]:
+    """(`native` | `python`, notice or None) for a configured `engine: auto | native | python`.
+
+    `auto` falls back to the Python engine with a one-line notice when the core is not built or
+    cannot match `schema` exactly; `native` raises EngineUnavailable in those cases instead.
+    """
+    if requested == "python":
+        return "python", None
+    reason = unavailable_reason()
+    if reason is None and schema is not None:
+        try:
+            from id_monitor.native.describe import describe_schema
+
+            describe_schema(schema)  # type: ignore[arg-type]
+        except NotSupported as exc:
+            reason = f"native engine cannot match this schema exactly ({exc}); using the Python engine"
+    if reason is None:
+        return "native", None
+    if requested == "native":
+        raise EngineUnavailable(reason.split(";")[0])
+    return "python", reason
