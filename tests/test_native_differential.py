@@ -198,3 +198,15 @@ def test_schema_the_core_cannot_match_exactly_is_refused(tmp_path):
 def test_config_engine_key():
     assert load_config(None, env={}).engine == "auto"
     assert load_config(None, env={"ID_MONITOR_ENGINE": "python"}).engine == "python"
+
+
+def test_batch_accepts_str_bytearray_and_none_and_refuses_other_types():
+    checker = NativeChecker(CONFIGS["default"], track_owners=False)
+    raw = b'{"thread_id": "nope", "user_id": "user_1757000001"}'
+    as_bytes = checker.check_batch([raw, None], NOW)
+    as_other = checker.check_batch([raw.decode(), bytearray(raw)], NOW)
+    assert as_bytes.results == ["ok", "skipped"] and as_other.results == ["ok", "ok"]
+    assert as_other.ids == {("thread_id", "none"): 2} and as_bytes.ids == {("thread_id", "none"): 1}
+    assert checker.check_batch(["\ud800"], NOW).findings == {("message", "malformed", "violation"): 1}
+    with pytest.raises(TypeError):
+        checker.check_batch([5], NOW)

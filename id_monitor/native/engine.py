@@ -67,7 +67,8 @@ class _IdInfoTwin:
 
 
 def info_from_tuple(t: tuple[Any, ...]) -> IdInfo:
-    """IdInfo from the core's (status, format, id_type, owner, timestamp_ms, counter, reason, parts)."""
+    """IdInfo from the core's (status, format, id_type, owner, timestamp_ms, counter, reason, parts);
+    parts is None when empty."""
     info: Any = object.__new__(_IdInfoTwin)
     info.status, info.format, info.id_type, info.owner, info.timestamp_ms, info.counter, info.reason = t[:7]
     info.parts = MappingProxyType(dict(t[7])) if t[7] else _EMPTY_PARTS

@@ -31,6 +31,9 @@ const RESULT_NAMES: [&str; 3] = ["ok", "malformed", "skipped"];
 
 #[pyclass(frozen, module = "id_monitor_native")]
 struct Engine {
+    /// format names and statuses as Python strings made once (returned by reference)
+    format_objects: Vec<Py<PyString>>,
+    status_objects: [Py<PyString>; 3],
     matcher: Matcher,
     limits: LimitsDesc,
     judge: Option<Judge>,
@@ -73,6 +76,9 @@ impl Engine {
             ..Default::default()
         };
         let observed = observed_ms as i128;
+        // IDs recur within a batch (a thread's ID in every message of the thread): classify each
+        // distinct string once per batch.
+        let mut cache: HashMap<String, Info> = HashMap::new();
         for (index, raw) in raws.iter().enumerate() {
             let bytes = match raw {
                 Raw::Skip => {
@@ -99,7 +105,16 @@ impl Engine {
                 }
             };
             let extraction = judge.extractor.extract(&message);
-            let mut classify = |text: &str| self.classify_text(text);
+            let mut classify = |text: &str| {
+                if let Some(info) = cache.get(text) {
+                    return info.clone();
+                }
+                let info = self.classify_text(text);
+                if cache.len() < 65_536 && text.len() <= self.limits.max_id_length * 4 {
+                    cache.insert(text.to_string(), info.clone());
+                }
+                info
+            };
             let report = judge.judge(&extraction, observed, &mut classify);
             for (field, info) in &report.ids {
                 *batch.ids.entry((*field, info.format)).or_default() += 1;
@@ -157,32 +172,63 @@ impl Engine {
     }
 }
 
+fn int_object(py: Python<'_>, value: i128) -> PyResult<PyObject> {
+    Ok(match i64::try_from(value) {
+        Ok(small) => small.into_pyobject(py)?.into_any().unbind(),
+        Err(_) => value.into_pyobject(py)?.into_any().unbind(),
+    })
+}
+
 fn part_object(py: Python<'_>, part: &Part) -> PyResult<PyObject> {
     Ok(match part {
         Part::Str(s) => s.into_pyobject(py)?.into_any().unbind(),
-        Part::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
+        Part::Int(i) => int_object(py, *i)?,
     })
+}
+
+fn opt_int(py: Python<'_>, value: Option<i128>) -> PyResult<PyObject> {
+    match value {
+        Some(v) => int_object(py, v),
+        None => Ok(py.None()),
+    }
 }
 
 impl Engine {
     fn info_tuple<'py>(&self, py: Python<'py>, info: &Info) -> PyResult<Bound<'py, PyTuple>> {
-        let parts: Vec<Bound<'py, PyTuple>> = info
-            .parts
-            .iter()
-            .map(|(k, v)| Ok(PyTuple::new(py, [PyString::new(py, k).into_any().unbind(), part_object(py, v)?])?))
-            .collect::<PyResult<_>>()?;
-        let format = info.format.map(|f| self.matcher.format_names[f].as_str());
+        let parts: PyObject = if info.parts.is_empty() {
+            py.None()
+        } else {
+            let items = info
+                .parts
+                .iter()
+                .map(|(k, v)| Ok(PyTuple::new(py, [PyString::intern(py, k).into_any().unbind(), part_object(py, v)?])?))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyTuple::new(py, items)?.into_any().unbind()
+        };
+        let format = match info.format {
+            Some(f) => self.format_objects[f].clone_ref(py).into_any(),
+            None => py.None(),
+        };
+        let status = match info.status {
+            Status::Target => &self.status_objects[0],
+            Status::Legacy => &self.status_objects[1],
+            Status::Unknown => &self.status_objects[2],
+        };
+        let id_type = match (&info.id_type, info.format) {
+            (Some(t), Some(f)) if *t == self.matcher.format_names[f] => self.format_objects[f].clone_ref(py).into_any(),
+            (t, _) => t.as_deref().into_pyobject(py)?.into_any().unbind(),
+        };
         PyTuple::new(
             py,
             [
-                PyString::new(py, info.status.name()).into_any().unbind(),
-                format.into_pyobject(py)?.into_any().unbind(),
-                info.id_type.as_deref().into_pyobject(py)?.into_any().unbind(),
+                status.clone_ref(py).into_any(),
+                format,
+                id_type,
                 info.owner.as_deref().into_pyobject(py)?.into_any().unbind(),
-                info.timestamp_ms.into_pyobject(py)?.into_any().unbind(),
-                info.counter.into_pyobject(py)?.into_any().unbind(),
-                info.reason.into_pyobject(py)?.into_any().unbind(),
-                PyTuple::new(py, parts)?.into_any().unbind(),
+                opt_int(py, info.timestamp_ms)?,
+                opt_int(py, info.counter)?,
+                info.reason.map(|r| PyString::intern(py, r).into_any().unbind()).unwrap_or_else(|| py.None()),
+                parts,
             ],
         )
     }
@@ -198,7 +244,7 @@ impl Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    fn new(description: &str) -> PyResult<Self> {
+    fn new(py: Python<'_>, description: &str) -> PyResult<Self> {
         let desc: Description = serde_json::from_str(description)
             .map_err(|e| PyValueError::new_err(format!("bad engine description: {e}")))?;
         if desc.version != 1 {
@@ -211,7 +257,9 @@ impl Engine {
             ),
             None => None,
         };
-        Ok(Engine { matcher, limits: desc.limits, judge, age_bounds: desc.age_buckets })
+        let format_objects = matcher.format_names.iter().map(|n| PyString::intern(py, n).unbind()).collect();
+        let status_objects = ["target", "legacy", "unknown"].map(|s| PyString::intern(py, s).unbind());
+        Ok(Engine { format_objects, status_objects, matcher, limits: desc.limits, judge, age_bounds: desc.age_buckets })
     }
 
     /// (status, format, id_type, owner, timestamp_ms, counter, reason, parts) of one string.

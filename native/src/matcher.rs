@@ -87,14 +87,12 @@ struct Variant {
 
 struct Bucket {
     variants: Vec<usize>,
-    outer: Vec<usize>,
     regex: Option<Regex>,
     max_length: i64,
 }
 
 pub struct Matcher {
     pub format_names: Vec<String>,
-    pub format_status: Vec<Status>,
     variants: Vec<Variant>,
     buckets: Vec<Bucket>,
     token_routes: HashMap<String, usize>,
@@ -130,15 +128,23 @@ fn segment_regex(seg: &SegmentDesc) -> String {
     }
 }
 
+fn build_many(patterns: &[String]) -> Result<Regex, String> {
+    Regex::builder()
+        .syntax(syntax::Config::new().unicode(true).utf8(true))
+        .configure(Regex::config().nfa_size_limit(Some(256 << 20)).hybrid_cache_capacity(16 << 20).which_captures(
+            regex_automata::nfa::thompson::WhichCaptures::Implicit,
+        ))
+        .build_many(patterns)
+        .map_err(|e| format!("cannot compile a bucket: {e}"))
+}
+
 fn build_regex(pattern: &str) -> Result<Regex, String> {
     Regex::builder()
         .syntax(syntax::Config::new().unicode(true).utf8(true))
         .configure(
             Regex::config()
                 .nfa_size_limit(Some(256 << 20))
-                .onepass_size_limit(Some(1 << 20))
-                .hybrid_cache_capacity(16 << 20)
-                .dfa(false),
+                .hybrid_cache_capacity(2 << 20),
         )
         .build(pattern)
         .map_err(|e| format!("cannot compile {pattern:.80}: {e}"))
@@ -197,24 +203,16 @@ impl Matcher {
         }
         let mut buckets = Vec::new();
         for b in &desc.buckets {
-            let mut alternatives = Vec::new();
-            let mut outer = Vec::new();
-            let mut next = 1;
-            for &vi in &b.variants {
-                outer.push(next);
-                alternatives.push(format!("({})", bodies[vi].0));
-                next += 1 + bodies[vi].1;
-            }
-            let regex = if alternatives.is_empty() {
-                None
-            } else {
-                Some(build_regex(&format!(r"\A(?:{})\z", alternatives.join("|")))?)
-            };
-            buckets.push(Bucket { variants: b.variants.clone(), outer, regex, max_length: b.max_length });
+            // One pattern per variant, most specific first: an anchored leftmost-first search
+            // reports the first pattern that matches the whole ID (like the reference engine's
+            // alternation) from the lazy DFA, without captures; captures then come from that
+            // variant's own small regex.
+            let patterns: Vec<String> = b.variants.iter().map(|&vi| format!(r"\A(?:{})\z", bodies[vi].0)).collect();
+            let regex = if patterns.is_empty() { None } else { Some(build_many(&patterns)?) };
+            buckets.push(Bucket { variants: b.variants.clone(), regex, max_length: b.max_length });
         }
         Ok(Matcher {
             format_names,
-            format_status,
             variants,
             buckets,
             token_routes: desc.token_routes.iter().cloned().collect(),
@@ -236,18 +234,10 @@ impl Matcher {
             return Info::unknown("no_match");
         }
         let Some(regex) = &bucket.regex else { return Info::unknown("no_match") };
-        let mut caps = regex.create_captures();
-        regex.search_captures(&Input::new(text).anchored(Anchored::Yes), &mut caps);
-        if !caps.is_match() {
-            return Info::unknown("no_match");
-        }
-        let Some(position) = bucket.outer.iter().position(|&g| caps.get_group(g).is_some()) else {
+        let Some(found) = regex.search(&Input::new(text).anchored(Anchored::Yes)) else {
             return Info::unknown("no_match");
         };
-        if let Some(info) = self.build(bucket.variants[position], text, &caps, bucket.outer[position]) {
-            return info;
-        }
-        for &vi in &bucket.variants[position + 1..] {
+        for &vi in &bucket.variants[found.pattern().as_usize()..] {
             let single = &self.variants[vi].single;
             let mut caps = single.create_captures();
             single.search_captures(&Input::new(text).anchored(Anchored::Yes), &mut caps);
