@@ -20,16 +20,6 @@ pub enum Status {
     Unknown,
 }
 
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Target => "target",
-            Status::Legacy => "legacy",
-            Status::Unknown => "unknown",
-        }
-    }
-}
-
 /// What one string is: the native twin of IdInfo (format by index into the schema's formats).
 #[derive(Clone, Debug)]
 pub struct Info {
@@ -144,7 +134,8 @@ fn build_regex(pattern: &str) -> Result<Regex, String> {
         .configure(
             Regex::config()
                 .nfa_size_limit(Some(256 << 20))
-                .hybrid_cache_capacity(2 << 20),
+                .hybrid_cache_capacity(2 << 20)
+                .backtrack(false),
         )
         .build(pattern)
         .map_err(|e| format!("cannot compile {pattern:.80}: {e}"))
