@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classify import best_of, floor_regex, per_call_ns, unique_corpus, uuid7  # noqa: E402
+from classify import best_of, floor_regex, per_call_ns, unique_corpus, uuid7
 
-from id_monitor import native  # noqa: E402
-from id_monitor.classify import Classifier  # noqa: E402
-from id_monitor.schema import load_schema  # noqa: E402
+from id_monitor import native
+from id_monitor.classify import Classifier
+from id_monitor.schema import load_schema
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from tests.native_strategies import any_id, dumps, message_bytes, mutated, rende
 if not native.available():
     pytest.skip(native.unavailable_reason() or "native engine not available", allow_module_level=True)
 
-from id_monitor.native.engine import NativeChecker, NativeClassifier  # noqa: E402
+from id_monitor.native.engine import NativeChecker, NativeClassifier
 
 NOW = 1_757_373_103_822
 SCHEMAS = {name: load_schema(name) for name in BUILTIN_SCHEMAS}
