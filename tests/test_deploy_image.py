@@ -182,9 +182,8 @@ def test_image_counts_stdin_messages_and_stops_on_sigterm(image: str, tmp_path: 
         lines.append(orjson.dumps(message))
         expected["ok"] += 1
         if i % 250 == 0:
-            lines += [b"not json", b"[1, 2]", b""]
+            lines += [b"not json", b"[1, 2]", b""]  # a blank line is no message: not counted
             expected["malformed"] += 2
-            expected["skipped"] += 1
     agent = ContainerAgent(image, tmp_path, {"violations": {"redact": "mask"}}, stdin=True)
     try:
         agent.proc.stdin.write(b"\n".join(lines) + b"\n")
