@@ -107,7 +107,7 @@ class Checker:
 
     def _check_plain(self, chunk: Chunk, observed_ms: int, result: BatchResult) -> None:
         source, topic, partition, records = chunk
-        metrics, totals, violations, unknown = result.metrics, result.totals, result.violations, result.unknown
+        metrics, totals = result.metrics, result.totals
         decode, max_bytes, max_depth = decode_message, self._max_bytes, self._max_depth
         check, record = self.judge.check, metrics.record
         ok = 0
@@ -131,20 +131,11 @@ class Checker:
                 report = check(message, observed_ms)
                 record(source, report, observed_ms, exemplar_from_headers(headers) if headers else None)
             except Exception as exc:  # a bug must cost one message, not the agent
-                totals.errors += 1
-                # The exception's text may quote the message: only its type leaves the process.
-                self.throttle.log(logging.ERROR, "check_failed", key="check_failed",
-                                  error=type(exc).__name__, topic=topic, partition=partition, offset=item.offset)
-                self._malformed("check_failed", chunk, item.offset, observed_ms, result)
+                self._failed(exc, chunk, item.offset, observed_ms, result)
                 continue
             ok += 1
             if report.findings:
-                for finding in report.findings:
-                    if finding.severity == "violation":
-                        totals.violations += 1
-                        violations.append((finding, Where(source, topic, partition, item.offset, observed_ms)))
-                    if finding.rule == "unknown_format":
-                        unknown.append(finding)
+                self._found(report.findings, chunk, item.offset, observed_ms, result)
         if ok:
             metrics.message(source, "ok", ok)
             totals.ok += ok
@@ -153,7 +144,7 @@ class Checker:
                          revision_of: RevisionOf) -> None:
         """`_check_plain` with the revision label on: each message counted under its revision."""
         source, topic, partition, records = chunk
-        metrics, totals, violations = result.metrics, result.totals, result.violations
+        metrics, totals = result.metrics, result.totals
         decode, max_bytes, max_depth = decode_message, self._max_bytes, self._max_depth
         check, record = self.judge.check, metrics.record_as
         ok: dict[str, int] = {}
@@ -178,18 +169,11 @@ class Checker:
                 report = check(message, observed_ms)
                 record(revision, source, report, observed_ms, exemplar_from_headers(headers) if headers else None)
             except Exception as exc:  # a bug must cost one message, not the agent
-                totals.errors += 1
-                self.throttle.log(logging.ERROR, "check_failed", key="check_failed",
-                                  error=f"{type(exc).__name__}: {exc}", topic=topic, partition=partition,
-                                  offset=item.offset)
-                self._malformed("check_failed", chunk, item.offset, observed_ms, result)
+                self._failed(exc, chunk, item.offset, observed_ms, result)
                 continue
             ok[revision] = ok.get(revision, 0) + 1
             if report.findings:
-                for finding in report.findings:
-                    if finding.severity == "violation":
-                        totals.violations += 1
-                        violations.append((finding, Where(source, topic, partition, item.offset, observed_ms)))
+                self._found(report.findings, chunk, item.offset, observed_ms, result)
         for revision, count in ok.items():
             metrics.message(source, "ok", count, revision)
             totals.ok += count
@@ -209,11 +193,29 @@ class Checker:
                 result.metrics.record(source, report, observed_ms)
             else:
                 result.metrics.record_as(revision, source, report, observed_ms)
-            where = Where(source, chunk.topic, chunk.partition, offset, observed_ms)
-            for finding in report.findings:
-                if finding.severity == "violation":
-                    result.totals.violations += 1
-                    result.violations.append((finding, where))
+            self._found(report.findings, chunk, offset, observed_ms, result)
+
+    @staticmethod
+    def _found(findings: list[Finding], chunk: Chunk, offset: int | None, observed_ms: int,
+               result: BatchResult) -> None:
+        """One message's findings into the batch result: violations (to emit, with where they
+        were seen) and unknown_format findings (for shape tracking)."""
+        for finding in findings:
+            if finding.severity == "violation":
+                result.totals.violations += 1
+                result.violations.append((finding, Where(chunk.source, chunk.topic, chunk.partition, offset,
+                                                         observed_ms)))
+            if finding.rule == "unknown_format":
+                result.unknown.append(finding)
+
+    def _failed(self, exc: Exception, chunk: Chunk, offset: int | None, observed_ms: int,
+                result: BatchResult) -> None:
+        """Judging one message raised (a bug): counted as an error and as malformed. The
+        exception's text may quote the message: only its type leaves the process."""
+        result.totals.errors += 1
+        self.throttle.log(logging.ERROR, "check_failed", key="check_failed", error=type(exc).__name__,
+                          topic=chunk.topic, partition=chunk.partition, offset=offset)
+        self._malformed("check_failed", chunk, offset, observed_ms, result)
 
     def check_message(self, raw: bytes | str, observed_ms: int) -> tuple[Report, bool]:
         """One raw message to its Report (decode + judge) and whether it could be decoded, for

@@ -27,10 +27,6 @@ class Batch(NamedTuple):
     chunks: list[Chunk]
     offsets: dict[Any, int]
 
-    @property
-    def size(self) -> int:
-        return sum(len(chunk.records) for chunk in self.chunks)
-
 
 class LineRecord(NamedTuple):
     """One record of a stream: the raw bytes (None when unreadable), the line it starts on."""

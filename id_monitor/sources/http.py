@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from id_monitor.config import HttpSpec
 
 PATH, HEADER, QUERY, BODY = "path", "header", "query", "body"
-LOCATIONS = (PATH, HEADER, QUERY, BODY)
 
 UserSource = Callable[["Request"], "str | None | Awaitable[str | None]"]
 Collected = list[tuple[str, str, Any]]  # (location, field, value)

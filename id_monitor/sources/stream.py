@@ -21,8 +21,6 @@ FILE_BATCH = 512
 class StreamSource:
     """Records of one stream, labelled `source` (default `stdin`); no offsets to commit."""
 
-    commits = False
-
     def __init__(self, stream: BinaryIO, max_bytes: int, *, source: str = STDIN_SOURCE) -> None:
         self.source = source
         self.eof = False
