@@ -148,8 +148,9 @@ class TestMismatchedReference:
     def test_silent_without_the_referenced_field_or_the_part(self) -> None:
         m = message({})
         self.unit(m, "message_id", MSG, MSG_INFO)
-        self.unit(message({"thread_id": [THREAD]}), "connection_id", CONN, CONN_INFO)
-        assert m.findings == []
+        without_part = message({"thread_id": ["thread_a_1_1_00000000"]})
+        self.unit(without_part, "connection_id", CONN, CONN_INFO)
+        assert m.findings == [] and without_part.findings == []
 
 
 class TestTimestampSkew:
