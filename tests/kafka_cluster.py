@@ -27,16 +27,15 @@ from tests.support.wait import wait_until
 
 # Replicated internal topics (a dead node must not take the group coordinator with it) and faster
 # failure detection than the 9 s default, so a killed leader is replaced within a few seconds.
-CLUSTER_PROPERTIES = "\n".join([
-    "offsets.topic.replication.factor=3",
-    "transaction.state.log.replication.factor=3",
-    "transaction.state.log.min.isr=2",
-    "share.coordinator.state.topic.replication.factor=3",
-    "share.coordinator.state.topic.min.isr=2",
-    "broker.heartbeat.interval.ms=500",
-    "broker.session.timeout.ms=3000",
-    "unclean.leader.election.enable=false",
-])
+CLUSTER_PROPERTIES = """\
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
+unclean.leader.election.enable=false"""
 
 
 @dataclass
@@ -88,12 +87,12 @@ class KafkaCluster:
 
     @staticmethod
     def _parallel(action, nodes: list[KafkaBroker]) -> None:
-        errors: list[BaseException] = []
+        errors: list[Exception] = []
 
         def run(node: KafkaBroker) -> None:
             try:
                 action(node)
-            except BaseException as exc:  # reported below, in the caller's thread
+            except Exception as exc:  # noqa: BLE001 - raised below, in the caller's thread
                 errors.append(exc)
 
         threads = [threading.Thread(target=run, args=(node,)) for node in nodes]

@@ -48,6 +48,8 @@ BATCH = 500  # --batch-size: the most records one uncommitted batch can hold
 RATE = 300  # probe messages per second
 OUTAGE_S = 60
 DEADLINE = 90  # seconds for anything that must happen after a fault
+TOLD = ("agent_started", "consumer_started", "partitions_assigned", "broker_unreachable", "broker_lost",
+        "broker_reachable_again", "poll_failed", "commit_failed", "violations_flush_failed", "agent_stopped")
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +168,20 @@ class Fault:
     recovery_s: float | None = None
     note: str = ""
     duplicates: int = 0
+
+
+def told(agent: AgentProcess) -> list[str]:
+    """The agent's log events about its broker and group, repeats collapsed (`event xN`)."""
+    events: list[list] = []
+    for event in agent.log_events():
+        name = event["event"] + (f"[{event['component']}]" if "component" in event else "")
+        if event["event"] not in TOLD:
+            continue
+        if events and events[-1][0] == name:
+            events[-1][1] += 1
+        else:
+            events.append([name, 1])
+    return [name if n == 1 else f"{name} x{n}" for name, n in events]
 
 
 def consume_records(cluster: KafkaCluster, topic: str, expected: int) -> list[dict]:
@@ -322,11 +338,13 @@ def test_faults_on_three_brokers_lose_nothing_and_duplicate_at_most_a_batch_per_
         "faults": [{"fault": f.name, "recovery_s": round(f.recovery_s or -1, 2), "duplicates": f.duplicates,
                     "note": f.note} for f in faults],
         "readyz": [(round(t - faults[0].at, 1), status, body) for t, status, body in readiness.transitions],
+        "logs": {run.name: told(run) for run in runs},
         "last_agent_messages": samples and int(sum(v for (n, _), v in samples.items()
                                                    if n == "id_monitor_messages_total")),
     }
     print("\nthree-broker faults:", json.dumps(figures, indent=1))
     assert outside_faults == 0
+    assert "partitions_assigned" in told(runs[-1])  # the new agent says it took the partitions over
     for fault in faults:
         assert fault.duplicates <= BATCH, (fault.name, fault.duplicates)
     assert duplicates == sum(f.duplicates for f in faults) <= BATCH * len(faults)

@@ -42,10 +42,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
-            if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
-                    await _too_large(send, self.max_bytes)
-                    return
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+                await _too_large(send, self.max_bytes)
+                return
         received = 0
         started = refused = False
 

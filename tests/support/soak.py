@@ -143,9 +143,9 @@ def unique_lines(seed: int, templates: int = 2000):
     reads; so `templates` messages are made once and each pass writes them with fresh hex tails:
     the n-th tail of width w is n times an odd constant modulo 16**w, a bijection, so no tail ever
     repeats while the shapes (and the ID formats) stay the generator's."""
-    from id_monitor.traffic import Mix, TrafficGenerator
-
     import orjson
+
+    from id_monitor.traffic import Mix, TrafficGenerator
 
     mix = Mix(users=10_000, thread_messages=1.0, run_messages=1.0, connection_messages=1.0)
     generator = TrafficGenerator(seed=seed, mix=mix)
@@ -170,10 +170,10 @@ def unique_lines(seed: int, templates: int = 2000):
 
 def soak(minutes: float, interval: float = 10.0, seed: int = 1, progress=None) -> SoakResult:
     """Run the agent for `minutes` under all-unique traffic; the samples taken."""
+    import yaml
+
     from tests.support.net import free_port
     from tests.support.wait import wait_until
-
-    import yaml
 
     result = SoakResult(minutes=minutes)
     port = free_port()
@@ -181,7 +181,7 @@ def soak(minutes: float, interval: float = 10.0, seed: int = 1, progress=None) -
         config = Path(tmp) / "soak.yaml"
         config.write_text(yaml.safe_dump({"metrics": {"listen": f"127.0.0.1:{port}"}}))
         env = {k: v for k, v in os.environ.items() if not k.startswith("ID_MONITOR_")}
-        log = open(Path(tmp) / "agent.log", "wb")
+        log = open(Path(tmp) / "agent.log", "wb")  # noqa: SIM115 - the agent's stderr, closed below
         agent = subprocess.Popen([sys.executable, "-m", "id_monitor", "run", "--config", str(config)],
                                  cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
         stop = threading.Event()
@@ -207,7 +207,8 @@ def soak(minutes: float, interval: float = 10.0, seed: int = 1, progress=None) -
             while next_at <= end + 1e-6:
                 time.sleep(max(0.0, next_at - time.monotonic()))
                 if agent.poll() is not None:
-                    raise RuntimeError(f"the agent exited with {agent.returncode} during the soak")
+                    tail = (Path(tmp) / "agent.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"the agent exited with {agent.returncode} during the soak:\n{tail}")
                 series, messages = scrape(port)
                 sample = Sample(round(time.monotonic() - started, 1), round(rss_mb(agent.pid), 2), series, messages)
                 result.samples.append(sample)
