@@ -14,7 +14,6 @@ import select
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 from tests.kafka_broker import AgentProcess
 from tests.support.net import free_port, http_get
 from tests.support.processes import stop_process
+from tests.support.slowloris import Slowloris
 from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,56 +105,6 @@ def get_status(port: int, path: str, timeout: float) -> tuple[int, bytes, float]
             chunks.append(chunk)
     answer = b"".join(chunks)
     return int(answer.split(b" ", 2)[1]), answer.split(b"\r\n\r\n", 1)[1], time.monotonic() - started
-
-
-class Slowloris:
-    """`count` connections that each send a partial request head, then one more header line
-    every `every` seconds, forever; a connection the server closes is opened again at once."""
-
-    def __init__(self, port: int, count: int = 500, every: float = 0.5) -> None:
-        self.port, self.count, self.every = port, count, every
-        self.opened = 0
-        self.closed_by_server = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _connect(self) -> socket.socket:
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=DEADLINE)
-        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: slow\r\n")
-        sock.setblocking(False)
-        self.opened += 1
-        return sock
-
-    def _run(self) -> None:
-        socks = [self._connect() for _ in range(self.count)]
-        line = 0
-        while not self._stop.wait(self.every):
-            line += 1
-            for i, sock in enumerate(socks):
-                try:
-                    if sock.recv(4096, socket.MSG_PEEK) == b"":
-                        raise ConnectionResetError
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    sock.close()
-                    self.closed_by_server += 1
-                    socks[i] = sock = self._connect()
-                try:
-                    sock.send(b"X-Trickle-%d: a\r\n" % line)
-                except OSError:
-                    pass
-        for sock in socks:
-            sock.close()
-
-    def start(self) -> Slowloris:
-        self._thread.start()
-        wait_until(lambda: self.opened >= self.count, timeout=60, message="500 slowloris connections open")
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(DEADLINE)
 
 
 # -- the agent's server ---------------------------------------------------------------------
