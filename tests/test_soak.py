@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from id_monitor.config import load_config
 from tests.support.soak import MAX_SLOPE_MB_PER_MIN, Sample, SoakResult, least_squares_slope, soak, verdict
 
 CI_MINUTES = 3.0
@@ -58,5 +59,7 @@ def test_soak_all_unique_ids_rss_plateaus_and_series_stay_bounded() -> None:
     print("\nsoak:", summary)
     assert result.exit_code == 0, summary
     assert len(result.samples) >= CI_MINUTES * 6 - 1
-    assert result.messages > 100_000, summary  # the agent was kept busy
+    # The largest per-value structure (owner tracking) was filled and turned over at least twice,
+    # even on a machine slow enough that few messages got through.
+    assert result.messages >= 2 * load_config().limits.max_tracked_owners, summary
     assert verdict(result) == [], summary
