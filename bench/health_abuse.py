@@ -10,6 +10,9 @@ body of a few MB that takes tens of ms to render, like a large agent's). Measure
   scrape idle   GET /metrics from a normal client while those connections are open
   aborted       `connections` clients that send GET /metrics and leave at once; then the time
                 of a normal scrape and the child's RSS (VmRSS, VmHWM)
+  trickle       `connections` slowloris clients that send one more header line every 0.5 s and
+                reconnect when shed: 10 normal scrapes meanwhile (median and worst)
+  huge body     GET /metrics announcing a 1 GiB body, sent until the answer: time to the 413
   stop          HealthServer.stop() latency, in this process
 Printed as seconds and as ratios to the idle scrape.
 """
@@ -22,6 +25,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.slowloris import Slowloris  # noqa: E402
 
 _CHILD = """
 import sys, time
@@ -87,6 +94,21 @@ def main() -> None:
         print(f"{args.connections} aborted sent   {sent:8.3f} s")
         print(f"scrape after abort {after:8.3f} s   x{after / floor:.1f} of idle scrape; "
               f"RSS {rss:.0f} MB, peak {hwm:.0f} MB")
+
+        attack = Slowloris(port, args.connections).start()
+        try:
+            under = sorted(scrape(port) for _ in range(10))
+        finally:
+            attack.stop()
+        print(f"scrape w/ trickle  {under[5]:8.3f} s   x{under[5] / floor:.1f} of idle scrape (median), "
+              f"worst {under[-1]:.3f} s; {attack.opened} opened, {attack.closed_by_server} shed")
+
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+            sock.sendall(f"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: {1 << 30}\r\n\r\n".encode())
+            status = sock.recv(64).split(b" ", 2)[1].decode()
+        refused = time.monotonic() - started
+        print(f"1 GiB body refused {refused:8.3f} s   x{refused / floor:.2f} of idle scrape (status {status})")
     finally:
         child.stdin.close()
         child.wait(timeout=30)

@@ -43,6 +43,8 @@ class KafkaBroker:
     # machine; a test broker never runs long enough to need C2.
     jvm_opts: str = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
     timings: dict[str, float] = field(default_factory=dict)
+    # More scripts/kafka settings, e.g. KAFKA_VOTERS and KAFKA_EXTRA_PROPERTIES for a cluster node.
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
@@ -60,7 +62,7 @@ class KafkaBroker:
             "--dir", str(self.directory),
             "--heap", self.heap,
         ]
-        env = {**os.environ, "KAFKA_JVM_OPTS": self.jvm_opts}
+        env = {**os.environ, "KAFKA_JVM_OPTS": self.jvm_opts, **self.extra_env}
         done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
         if done.returncode != 0:
             raise RuntimeError(f"scripts/kafka {command} failed ({done.returncode}):\n{done.stderr}")

@@ -23,6 +23,7 @@ from prometheus_client.exposition import choose_encoder
 from pydantic import BaseModel, Field
 
 from examples.chat_service.ids import IdIssuer
+from examples.chat_service.limits import MAX_BODY_BYTES, BodyLimit
 from examples.chat_service.store import Connection, Message, Store, Thread, public
 
 if TYPE_CHECKING:
@@ -71,15 +72,18 @@ def create_app(
     tracer_provider: TracerProvider | None = None,
     registry: CollectorRegistry | None = None,
     issuer: IdIssuer | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """Build the service.
 
     `otel` adds OpenTelemetry's FastAPI instrumentation (server spans) on `tracer_provider`;
     `id_monitor` adds this project's layer with `config` (default: `id-monitor.yaml` beside this
     file) and `enforce` as its rule list when given. `/metrics` serves `registry` (a new one by
-    default), which holds the id-monitor metrics.
+    default), which holds the id-monitor metrics. Request bodies past `max_body_bytes` get 413
+    (examples/chat_service/limits.py).
     """
     app = FastAPI(title="chat-service", version="1.0")
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     store = Store()
     issue = issuer or IdIssuer()
     registry = registry if registry is not None else CollectorRegistry()

@@ -18,6 +18,9 @@ The port faces whatever can reach it, so its cost is bounded whatever clients do
 - A complete head goes to a fixed pool of `WORKERS` threads, parsed by the standard library's
   `BaseHTTPRequestHandler`, one request per hand-off (a kept-alive connection goes back to the
   selector between requests, never holding a worker while idle).
+- Only GET and HEAD are served (other methods: 405). Nothing takes a request body: a request that
+  announces one gets 413 and the connection is closed, the body never read, so a huge body costs
+  what the kernel buffered, not memory of the agent.
 - Before rendering /metrics the worker checks that the client is still connected: a request
   whose client has left (or half-closed its side) is not rendered. Renders are shared: requests
   that arrive while one runs wait for the next render and all get it, so a burst of scrapes
@@ -157,8 +160,38 @@ class _Exchange(BaseHTTPRequestHandler):
         return parts, not self.close_connection
 
     def do_GET(self) -> None:
-        if self.headers.get("Content-Length", "0").strip() not in ("", "0") or "Transfer-Encoding" in self.headers:
-            self.close_connection = True  # a body we do not read: do not parse it as the next request
+        self._answer()
+
+    def do_HEAD(self) -> None:
+        self._answer()
+        self.body = b""  # the headers GET would send, Content-Length included, and no body
+
+    def _not_allowed(self) -> None:
+        self._refuse_body()
+        self.send_response(405)
+        self.send_header("Allow", "GET, HEAD")
+        self.send_header("Content-Type", _TEXT)
+        body = b"method not allowed: this endpoint serves GET and HEAD\n"
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.body = body
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _not_allowed
+
+    def _has_body(self) -> bool:
+        return self.headers.get("Content-Length", "0").strip() not in ("", "0") or "Transfer-Encoding" in self.headers
+
+    def _refuse_body(self) -> None:
+        if self._has_body():
+            self.close_connection = True  # the body is never read: do not parse it as the next request
+
+    def _answer(self) -> None:
+        if self._has_body():
+            # Nothing here takes a body: refuse it at once instead of answering over a body that
+            # keeps arriving (it is never read; closing drops what the kernel buffered).
+            self.close_connection = True
+            self._send(413, b"request body not accepted: this endpoint takes none\n", _TEXT)
+            return
         path = self.path.split("?", 1)[0]
         server = self.health
         if path == "/metrics":
