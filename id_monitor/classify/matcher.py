@@ -102,38 +102,31 @@ def _make_builder(variant: Variant, outer: int, groups: dict[str, int]) -> Build
 
         return build_decoded
 
-    # The parts are built inline, not by a helper: a Python call per new ID costs more than
-    # the dict itself (the one-part case is the commonest; several parts go through C only).
-    part_keys = tuple(key for key, _ in plain)
-    part_groups = tuple(group for _, group in plain)
-    one_part = len(plain) == 1
-    only_key, only_group = plain[0] if one_part else ("", 0)
+    if len(plain) == 1:
+        (only_key, only_group), = plain
+
+        def parts_of(m: re.Match[str]) -> Any:
+            return MappingProxyType({only_key: m[only_group]})
+    elif plain:
+        def parts_of(m: re.Match[str]) -> Any:
+            return MappingProxyType({key: m[group] for key, group in plain})
+    else:
+        def parts_of(m: re.Match[str]) -> Any:
+            return EMPTY_PARTS
 
     if not type_group and not owner_group and ts_group and counter_group:
-        # The commonest target shape (`thread_{ts}_{counter}_{hex}`): no branch but the parts'.
+        # The commonest target shape (`thread_{ts}_{counter}_{hex}`): no branch at run time.
         def build_stamped(m: re.Match[str]) -> IdInfo:
-            if one_part:
-                parts: Any = MappingProxyType({only_key: m[only_group]})
-            elif part_keys:
-                parts = MappingProxyType(dict(zip(part_keys, m.group(*part_groups))))
-            else:
-                parts = EMPTY_PARTS
             return _new_info(IdInfo, (status, name, fixed_type, None, int(m[ts_group]) * ts_scale,
-                                      int(m[counter_group]), None, parts))
+                                      int(m[counter_group]), None, parts_of(m)))
 
         return build_stamped
 
     def build(m: re.Match[str]) -> IdInfo:
-        if one_part:
-            parts: Any = MappingProxyType({only_key: m[only_group]})
-        elif part_keys:
-            parts = MappingProxyType(dict(zip(part_keys, m.group(*part_groups))))
-        else:
-            parts = EMPTY_PARTS
         return _new_info(IdInfo, (
             status, name, m[type_group] if type_group else fixed_type, m[owner_group] if owner_group else None,
             int(m[ts_group]) * ts_scale if ts_group else None, int(m[counter_group]) if counter_group else None,
-            None, parts))
+            None, parts_of(m)))
 
     return build
 

@@ -48,39 +48,21 @@ def format_facts(fmt: Format) -> FormatFacts:
     )
 
 
-PlanEntry = tuple[tuple[Callable[..., None], ...], Callable[..., None] | None, tuple[Callable[..., None], ...]]
-
-
 class _FieldPlan:
     """One field's rules per format name (None: unknown IDs), and the rules for a format the
-    schema does not list (a classifier without a schema), by status.
-
-    An entry is (rules before the timestamp rule, the timestamp rule or None, rules after it), in
-    the order findings are reported. The timestamp rule's value guard is data (`window`): the
-    judge works out the window once per message and calls the rule only for an ID outside it, so
-    a clean timestamped ID costs two comparisons instead of a call.
-    """
+    schema does not list (a classifier without a schema), by status."""
 
     __slots__ = ("by_format", "by_status")
 
     def __init__(self, policy: FieldPolicy, units: list[IdRule], facts: list[FormatFacts]) -> None:
-        def chosen(f: FormatFacts) -> PlanEntry:
+        def chosen(f: FormatFacts) -> tuple[Callable[..., None], ...]:
             # bound methods, not the instances: CPython specialises a bound method's call, not a
             # call through __call__ (measured: 2% fewer instructions per message)
-            applying = [u for u in units if u.applies(policy, f)]
-            timed = next((u for u in applying if isinstance(u, rules.TimestampSkew)), None)
-            if timed is None:
-                return tuple(u.__call__ for u in applying) or _NO_RULES, None, _NO_RULES
-            at = applying.index(timed)
-            return (tuple(u.__call__ for u in applying[:at]) or _NO_RULES, timed.__call__,
-                    tuple(u.__call__ for u in applying[at + 1:]) or _NO_RULES)
+            return tuple(u.__call__ for u in units if u.applies(policy, f)) or _NO_RULES
 
-        self.by_format: dict[str | None, PlanEntry] = {f.name: chosen(f) for f in facts}
+        self.by_format: dict[str | None, tuple[Callable[..., None], ...]] = {f.name: chosen(f) for f in facts}
         self.by_format[None] = chosen(FormatFacts.anything(None, "unknown"))
         self.by_status = {status: chosen(FormatFacts.anything("?", status)) for status in ("target", "legacy")}
-
-
-_NO_PLAN: PlanEntry = (_NO_RULES, None, _NO_RULES)
 
 
 class Judge:
@@ -111,7 +93,6 @@ class Judge:
         schema = getattr(classifier, "schema", None)
         facts = [format_facts(f) for f in schema.formats] if schema is not None else []
         shared = self._shared_units(config, severity)
-        self._skew = next((u for u in shared if isinstance(u, rules.TimestampSkew)), None)
         shape_only = frozenset(policy.shape_only_types)
 
         def plan(field: FieldPolicy) -> _FieldPlan:
@@ -233,7 +214,6 @@ class Judge:
         findings = message.findings
         classify = self._classify
         plans, default_plan = self._plans, self._default_plan
-        earliest, latest = self._skew.window(observed_ms) if self._skew is not None else (0, 0)
         for name, found in values.items():
             plan = plans.get(name) or default_plan
             by_format = plan.by_format
@@ -244,17 +224,10 @@ class Judge:
                     continue
                 info = classify(value)
                 ids.append((name, info))
-                entry = by_format.get(info.format)
-                if entry is None:
-                    entry = plan.by_status.get(info.status, _NO_PLAN)
-                before, timed, after = entry
-                for unit in before:
-                    unit(message, name, value, info)
-                if timed is not None:
-                    ts = info.timestamp_ms
-                    if ts is not None and not earliest <= ts <= latest:
-                        timed(message, name, value, info)
-                for unit in after:
+                units = by_format.get(info.format)
+                if units is None:
+                    units = plan.by_status.get(info.status, _NO_RULES)
+                for unit in units:
                     unit(message, name, value, info)
         if check_required and self._missing is not None:
             self._missing(message, message_type)

@@ -8,8 +8,7 @@ A rule that judges one classified ID (`IdRule`) has two guards:
   ID of a format no rule can fault costs one dict look-up and no call.
 - `__call__(message, field, value, info)`: the part of the guard that depends on the ID's own
   values (its timestamp against the clock, its owner against the message's user); it appends a
-  Finding to the message when the rule fires. The timestamp rule also states that guard as data
-  (`TimestampSkew.window`), so the judge calls it only for an ID outside the window.
+  Finding to the message when the rule fires.
 
 Message-level rules (`MessageRule`: missing_id, owner_collision) run once per message after its
 IDs. Severity is decided by configuration (`policy.severity`, `policy.legacy` and per-field
@@ -178,8 +177,7 @@ class UnexpectedType(IdRule):
 
     def __call__(self, message: Message, field: str, value: str, info: IdInfo) -> None:
         id_type = info.id_type
-        # the exact entries first: a set look-up answers most IDs without calling the matcher
-        if id_type is None or id_type in self.accepts.exact or id_type in self.shape_only or self.accepts(id_type):
+        if id_type is None or id_type in self.shape_only or self.accepts(id_type):
             return
         message.findings.append(
             Finding("unexpected_type", field, self.severity, value, info, f"expected {self.accepts.text}"))
@@ -227,11 +225,6 @@ class TimestampSkew(IdRule):
 
     def applies(self, field: FieldPolicy, facts: FormatFacts) -> bool:
         return facts.status != "unknown" and facts.timestamped
-
-    def window(self, observed_ms: int) -> tuple[int, int]:
-        """The embedded times (epoch ms) that cannot fire the rule at `observed_ms`, inclusive:
-        the judge calls the rule only for an ID outside them."""
-        return observed_ms - self.max_age_ms, observed_ms + self.max_future_ms
 
     def __call__(self, message: Message, field: str, value: str, info: IdInfo) -> None:
         ts = info.timestamp_ms
