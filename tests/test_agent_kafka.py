@@ -29,6 +29,7 @@ from tests.kafka_broker import (
 
 pytestmark = [
     pytest.mark.kafka,
+    pytest.mark.engine,  # run on both engines (tests/engines.py)
     pytest.mark.filterwarnings("ignore:.*Use files:DeprecationWarning"),
 ]
 

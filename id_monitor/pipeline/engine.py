@@ -3,15 +3,24 @@
 The agent, its worker processes, `id-monitor check`, the OpenTelemetry layer and the benchmarks
 all build their engine here, so they judge IDs with exactly the same schema, cache sizes, policy
 and redaction.
+
+It is also where the configured `engine: auto | native | python` is resolved
+(`id_monitor.native.resolve_engine`): on the native engine the classifier is the compiled core's
+(`NativeClassifier`, same contract) and `Checker.check_batch` hands whole batches to the core;
+the Python `Judge` stays for what is judged one message or request at a time (`id-monitor check`'s
+per-line reports, the OpenTelemetry layer) and for unreadable records.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from id_monitor import native
 from id_monitor.classify import Classifier
 from id_monitor.judge import Judge
+from id_monitor.logs import get_logger, log_event
 from id_monitor.sinks.redact import Redactor
 
 if TYPE_CHECKING:
@@ -27,15 +36,26 @@ class Engine:
     classifier: Classifier
     judge: Judge
     redactor: Redactor
+    name: str = "python"  # which engine checks batches: `native` | `python` (the reference)
 
     @property
     def schema(self) -> Schema:
         return self.classifier.schema
 
-    @property
-    def name(self) -> str:
-        """Which engine classifies: `python` (the reference)."""
-        return getattr(self.classifier, "engine", "python")
+
+log = get_logger("pipeline")
+_NOTICES_SHOWN: set[str] = set()
+
+
+def select_engine(config: Config, schema: Schema) -> str:
+    """`native` | `python` for `config.engine` and this schema. `auto` falls back to the Python
+    engine with a one-line notice (logged once per process); `native` raises a ConfigError
+    (`native.EngineUnavailable`) when the core cannot run this configuration."""
+    name, notice = native.resolve_engine(config.engine, schema, config)
+    if notice is not None and notice not in _NOTICES_SHOWN:
+        _NOTICES_SHOWN.add(notice)
+        log_event(log, logging.WARNING, "engine_fallback", engine=name, reason=notice)
+    return name
 
 
 def known_types(config: Config, schema: Schema) -> frozenset[str]:
@@ -53,8 +73,18 @@ def build_engine(config: Config, *, redact: str | None = None, track_owners: boo
     from id_monitor.schema import load_schema
 
     if classifier is None:
-        classifier = Classifier(load_schema(config.schema), cache_size=config.limits.cache_size,
-                                max_length=config.limits.max_id_length)
+        schema = load_schema(config.schema)
+        name = select_engine(config, schema)
+        if name == "native":
+            from id_monitor.native.engine import NativeClassifier
+
+            classifier = NativeClassifier(schema, cache_size=config.limits.cache_size,  # type: ignore[assignment]
+                                          max_length=config.limits.max_id_length)
+        else:
+            classifier = Classifier(schema, cache_size=config.limits.cache_size, max_length=config.limits.max_id_length)
+    else:
+        name = getattr(classifier, "engine", "python")
+    assert classifier is not None
     judge = Judge(config, classifier, track_owners=track_owners)
     mode = redact or (config.violations.redact if config.violations is not None else "mask")
-    return Engine(config, classifier, judge, Redactor(mode, known_types(config, classifier.schema)))
+    return Engine(config, classifier, judge, Redactor(mode, known_types(config, classifier.schema)), name)
