@@ -82,7 +82,7 @@ def test_traffic_batches_give_the_same_batch_result(name):
 
 @needs_core
 @pytest.mark.parametrize("name", list(CONFIGS))
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_random_records_give_the_same_batch_result(name, data):
     config = CONFIGS[name]
