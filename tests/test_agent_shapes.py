@@ -14,7 +14,7 @@ import pytest
 
 from tests.kafka_broker import AgentProcess, KafkaBroker, total
 
-pytestmark = [pytest.mark.kafka, pytest.mark.engine]  # run on both engines (tests/engines.py)
+pytestmark = pytest.mark.kafka
 
 TOP = 3
 

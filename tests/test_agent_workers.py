@@ -25,7 +25,6 @@ from tests.test_agent_kafka import TRACE_ID, TRACEPARENT, agent_config, consume_
 
 pytestmark = [
     pytest.mark.kafka,
-    pytest.mark.engine,  # run on both engines (tests/engines.py)
     pytest.mark.filterwarnings("ignore:.*Use files:DeprecationWarning"),
 ]
 

@@ -26,7 +26,7 @@ from id_monitor.native.engine import NativeChecker, NativeClassifier
 SCHEMAS = {name: load_schema(name) for name in BUILTIN_SCHEMAS}
 NATIVE = {name: NativeClassifier(schema, cache_size=0) for name, schema in SCHEMAS.items()}
 PYTHON = {name: ref.classifier(schema) for name, schema in SCHEMAS.items()}
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("schema", BUILTIN_SCHEMAS)
@@ -41,7 +41,7 @@ FORMATS = [(schema, fmt) for schema in BUILTIN_SCHEMAS for fmt in SCHEMAS[schema
 
 
 @pytest.mark.parametrize(("schema", "fmt"), FORMATS, ids=[f"{s}-{f}" for s, f in FORMATS])
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_rendered_ids_of_every_format_match_reference(schema, fmt, data):
     """Every format of every builtin schema rendered (and then mangled) by Schema.render."""
@@ -92,7 +92,7 @@ def test_traffic_reports_match_reference(name):
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_random_message_reports_match_reference(name, data):
     config = CONFIGS[name]
@@ -133,7 +133,7 @@ def test_traffic_batch_aggregates_match_reference(name):
     assert len(batch.results) == len(batch.owners) == len(raws)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_random_batch_aggregates_match_reference(data):
     config = CONFIGS["custom"]
