@@ -169,3 +169,18 @@ def test_build_info_has_a_bounded_engine_label(name):
     IdMetrics(config, SCHEMAS["netra"], ["stdin"], registry, engine=name)
     shown = name if name != "weird" else "other"
     assert registry.get_sample_value("id_monitor_build_info", {"version": __version__, "engine": shown}) == 1
+
+
+def test_auto_fallback_is_one_plain_notice_on_a_command(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.yaml"
+    path.write_text("revision:\n  values: [v1]\n  header: x-revision\n")
+    env = {"PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "id_monitor", "check", "-", "--config", str(path)],
+                          input=b'{"thread_id": "x"}\n', env=env, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 1  # the unknown thread_id is a violation: checked, on the Python engine
+    notices = [line for line in done.stderr.decode().splitlines() if line.startswith("id-monitor: ")]
+    assert len(notices) == 1 and "using the Python engine" in notices[0]
+    assert ("revision" if native.available() else "not built") in notices[0]

@@ -14,6 +14,7 @@ per-line reports, the OpenTelemetry layer) and for unreadable records.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,10 @@ def select_engine(config: Config, schema: Schema) -> str:
     name, notice = native.resolve_engine(config.engine, schema, config)
     if notice is not None and notice not in _NOTICES_SHOWN:
         _NOTICES_SHOWN.add(notice)
-        log_event(log, logging.WARNING, "engine_fallback", engine=name, reason=notice)
+        if log.hasHandlers():  # the agent's JSON log
+            log_event(log, logging.WARNING, "engine_fallback", engine=name, reason=notice)
+        else:  # a command without logging set up: the notice as one plain line
+            print(f"id-monitor: {notice}", file=sys.stderr)
     return name
 
 
