@@ -48,18 +48,22 @@ log = get_logger("pipeline")
 _NOTICES_SHOWN: set[str] = set()
 
 
-def select_engine(config: Config, schema: Schema) -> str:
-    """`native` | `python` for `config.engine` and this schema. `auto` falls back to the Python
-    engine with a one-line notice (logged once per process); `native` raises a ConfigError
+def select_engine(config: Config, schema: Schema) -> tuple[str, str | None]:
+    """(`native` | `python`, notice) for `config.engine` and this schema. `auto` falls back to
+    the Python engine with a one-line notice (`show_notice`); `native` raises a ConfigError
     (`native.EngineUnavailable`) when the core cannot run this configuration."""
-    name, notice = native.resolve_engine(config.engine, schema, config)
+    return native.resolve_engine(config.engine, schema, config)
+
+
+def show_notice(name: str, notice: str | None) -> None:
+    """The fallback notice, once per process: a JSON log event where logging is set up (the
+    agent), else one plain stderr line."""
     if notice is not None and notice not in _NOTICES_SHOWN:
         _NOTICES_SHOWN.add(notice)
         if log.hasHandlers():  # the agent's JSON log
             log_event(log, logging.WARNING, "engine_fallback", engine=name, reason=notice)
         else:  # a command without logging set up: the notice as one plain line
             print(f"id-monitor: {notice}", file=sys.stderr)
-    return name
 
 
 def known_types(config: Config, schema: Schema) -> frozenset[str]:
@@ -76,9 +80,10 @@ def build_engine(config: Config, *, redact: str | None = None, track_owners: boo
     `classifier` shares one already built (its cache) instead of building one."""
     from id_monitor.schema import load_schema
 
+    notice = None
     if classifier is None:
         schema = load_schema(config.schema)
-        name = select_engine(config, schema)
+        name, notice = select_engine(config, schema)
         if name == "native":
             from id_monitor.native.engine import NativeClassifier
 
@@ -90,5 +95,6 @@ def build_engine(config: Config, *, redact: str | None = None, track_owners: boo
         name = getattr(classifier, "engine", "python")
     assert classifier is not None
     judge = Judge(config, classifier, track_owners=track_owners)
+    show_notice(name, notice)  # after everything that may fail: a config error stays the only line
     mode = redact or (config.violations.redact if config.violations is not None else "mask")
     return Engine(config, classifier, judge, Redactor(mode, known_types(config, classifier.schema)), name)
