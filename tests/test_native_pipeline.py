@@ -75,6 +75,7 @@ def test_traffic_batches_give_the_same_batch_result(name):
     raws[7:7] = [b"not json", None, b"[1]", b"\xff", b'{"thread_id": 5, "message_id": ["x", 7, null]}']
     records = _records(raws, traced={1, 8, 40, 41, 900})
     records.insert(20, Record(None, None, 99, "too_large"))
+    records.insert(30, Record(bytearray(b'{"thread_id": "nope", "user_id": "u_1"}'), None, 98))  # type: ignore[arg-type]
     batches = [[Chunk("kafka:a", "a", 0, records[:1000]), Chunk("kafka:b", "b", 1, records[1000:1500])],
                [Chunk("kafka:a", "a", 0, records[1500:])]]
     _both(config, batches)

@@ -191,12 +191,15 @@ class NativeChecker:
     def schema(self) -> Schema:
         return self._schema
 
-    def check_batch(self, values: list[Any], observed_ms: int, *, with_ids: bool = False) -> BatchResult:
-        """Check raw messages (bytes, str, or None for a tombstone) seen at `observed_ms`."""
-        if type(values) is not list:
-            values = list(values)
-        values = [bytes(v) if isinstance(v, (bytearray, memoryview)) else v for v in values] \
-            if any(isinstance(v, (bytearray, memoryview)) for v in values) else values
+    def check_batch(self, values: list[Any], observed_ms: int, *, with_ids: bool = False,
+                    plain: bool = False) -> BatchResult:
+        """Check raw messages (bytes, str, or None for a tombstone) seen at `observed_ms`.
+        `plain=True`: the caller made `values` a list of bytes, str and None already."""
+        if not plain:
+            if type(values) is not list:
+                values = list(values)
+            values = [bytes(v) if isinstance(v, (bytearray, memoryview)) else v for v in values] \
+                if any(isinstance(v, (bytearray, memoryview)) for v in values) else values
         (counts, results, ids, findings, ages, isolation, emitted, owners, unknown,
          message_ids) = self._engine.check_batch(values, observed_ms, with_ids)
         id_counts = {(f, fmt if fmt is not None else NO_FORMAT): n for f, fmt, n in ids}

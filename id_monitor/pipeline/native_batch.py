@@ -80,6 +80,8 @@ class NativeChunks:
                 if problem is not None:
                     problems[index] = problem
             else:
+                if type(value) is not bytes and not isinstance(value, (bytes, str)):
+                    value = bytes(value)  # a bytearray or memoryview of a source
                 headers = item.headers
                 if headers:
                     exemplar = exemplar_from_headers(headers)
@@ -87,7 +89,7 @@ class NativeChunks:
                         exemplars[index] = exemplar
             values.append(value)
         try:
-            core = self._core.check_batch(values, observed_ms, with_ids=bool(exemplars))
+            core = self._core.check_batch(values, observed_ms, with_ids=bool(exemplars), plain=True)
         except Exception as exc:  # noqa: BLE001  (a bug in the core must not cost the chunk: the reference checks it)
             self._throttle.log(logging.ERROR, "native_check_failed", key="native_check_failed",
                                error=type(exc).__name__, topic=topic, partition=partition)
