@@ -47,6 +47,9 @@ _ID_RULES = frozenset(("unknown_format", "legacy_id", "unexpected_type", "isolat
                        "mismatched_reference"))
 
 
+_PLAIN = frozenset((bytes, str, type(None)))
+
+
 class NativeChunks:
     """Checks chunks on the native core for one Checker (see the module docstring): `malformed`
     is the Checker's way to count an unreadable record, `fallback` its Python path for a chunk,
@@ -70,24 +73,25 @@ class NativeChunks:
 
     def check_chunk(self, chunk: Chunk, observed_ms: int, result: BatchResult) -> None:
         source, topic, partition, records = chunk
-        values: list[Any] = []
+        # list comprehensions and C-level checks: this runs once per record of every batch
+        values: list[Any] = [item.value for item in records]
         problems: dict[int, str] = {}
+        if None in values:
+            for index, value in enumerate(values):
+                if value is None:
+                    problem = getattr(records[index], "problem", None)
+                    if problem is not None:
+                        problems[index] = problem
+        if not set(map(type, values)) <= _PLAIN:
+            values = [bytes(v) if isinstance(v, (bytearray, memoryview)) else v for v in values]
         exemplars: dict[int, dict[str, str]] = {}
-        for index, item in enumerate(records):
-            value = item.value
-            if value is None:
-                problem = getattr(item, "problem", None)
-                if problem is not None:
-                    problems[index] = problem
-            else:
-                if type(value) is not bytes and not isinstance(value, (bytes, str)):
-                    value = bytes(value)  # a bytearray or memoryview of a source
+        if any([item.headers for item in records]):
+            for index, item in enumerate(records):
                 headers = item.headers
-                if headers:
+                if headers and values[index] is not None:
                     exemplar = exemplar_from_headers(headers)
                     if exemplar:
                         exemplars[index] = exemplar
-            values.append(value)
         try:
             core = self._core.check_batch(values, observed_ms, with_ids=bool(exemplars), plain=True)
         except Exception as exc:  # noqa: BLE001  (a bug in the core must not cost the chunk: the reference checks it)
@@ -96,15 +100,12 @@ class NativeChunks:
             self._fallback(chunk, observed_ms, result)
             return
         metrics, totals = result.metrics, result.totals
-        ok = skipped = 0
+        ok = core.messages["ok"]
+        skipped = core.messages["skipped"] - len(problems)  # a source's problem reached the core as None
         unreadable: list[int] = []
-        for index, outcome in enumerate(core.results):
-            if outcome == "ok":
-                ok += 1
-            elif outcome == "malformed" or index in problems:
-                unreadable.append(index)
-            else:
-                skipped += 1
+        if core.messages["malformed"] or problems:
+            unreadable = [index for index, outcome in enumerate(core.results)
+                          if outcome == "malformed" or index in problems]
         if ok:
             metrics.message(source, "ok", ok)
             totals.ok += ok
