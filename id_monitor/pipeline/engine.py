@@ -5,10 +5,11 @@ all build their engine here, so they judge IDs with exactly the same schema, cac
 and redaction.
 
 It is also where the configured `engine: auto | native | python` is resolved
-(`id_monitor.native.resolve_engine`): on the native engine the classifier is the compiled core's
-(`NativeClassifier`, same contract) and `Checker.check_batch` hands whole batches to the core;
-the Python `Judge` stays for what is judged one message or request at a time (`id-monitor check`'s
-per-line reports, the OpenTelemetry layer) and for unreadable records.
+(`id_monitor.native.resolve_engine`): on the native engine `Checker.check_batch` hands whole
+batches to the compiled core; the Python `Classifier` and `Judge` stay for what is judged one
+message or request at a time (`id-monitor check`'s per-line reports, the OpenTelemetry layer) and
+for unreadable records, because the core's single-value path is measured slower than the Python
+one today (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -84,13 +85,10 @@ def build_engine(config: Config, *, redact: str | None = None, track_owners: boo
     if classifier is None:
         schema = load_schema(config.schema)
         name, notice = select_engine(config, schema)
-        if name == "native":
-            from id_monitor.native.engine import NativeClassifier
-
-            classifier = NativeClassifier(schema, cache_size=config.limits.cache_size,  # type: ignore[assignment]
-                                          max_length=config.limits.max_id_length)
-        else:
-            classifier = Classifier(schema, cache_size=config.limits.cache_size, max_length=config.limits.max_id_length)
+        # Single values (id-monitor check's per-line reports, spans, HTTP requests) are classified
+        # by the Python Classifier on either engine: the core's single-call path is measured
+        # slower today (docs/performance.md); the native engine is the batch path.
+        classifier = Classifier(schema, cache_size=config.limits.cache_size, max_length=config.limits.max_id_length)
     else:
         name = getattr(classifier, "engine", "python")
     assert classifier is not None
