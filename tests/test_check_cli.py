@@ -14,8 +14,6 @@ from typer.testing import CliRunner
 
 from id_monitor.cli import app
 
-pytestmark = pytest.mark.engine  # run on both engines (tests/engines.py)
-
 DATA = Path(__file__).parent / "data" / "messages"
 NOW = "1757930000000"
 KEYS = ["line", "rule", "field", "severity", "format", "id_type", "id", "detail"]
