@@ -276,14 +276,6 @@ def main() -> None:
         wired_pipeline(config, lines[:10], args.batch)  # compile the core's engine once, outside the timings
         rows[f"pipeline (native, batches of {args.batch})"] = timed(lambda: wired_pipeline(config, lines, args.batch))
         rows["native core only (NativeChecker)"] = timed(lambda: native_pipeline(config, lines, args.batch))
-        wall, cpu, done = timed_child([sys.executable, "-m", "id_monitor", "check", str(source), "--json"], cwd=ROOT,
-                                      env={**os.environ, "ID_MONITOR_ENGINE": "native"})
-        cli_native: Counter = Counter()
-        for line in done.stdout.splitlines():
-            record = orjson.loads(line)
-            if record["rule"] == "unknown_format":
-                cli_native[record["field"]] += 1
-        rows["id-monitor check (CLI, native classifier)"] = (wall, cpu, cli_native)
     else:
         print(f"native: {native.unavailable_reason()}")
     rows["pydantic v2 Field(pattern=...)"] = timed(lambda: pydantic_peer(fields, combined_pattern(schema, True), lines))
