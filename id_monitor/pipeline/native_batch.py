@@ -85,7 +85,7 @@ class NativeChunks:
         if not set(map(type, values)) <= _PLAIN:
             values = [bytes(v) if isinstance(v, (bytearray, memoryview)) else v for v in values]
         exemplars: dict[int, dict[str, str]] = {}
-        if any([item.headers for item in records]):
+        if any([item.headers for item in records]):  # noqa: C419  (a list comprehension is faster here)
             for index, item in enumerate(records):
                 headers = item.headers
                 if headers and values[index] is not None:
