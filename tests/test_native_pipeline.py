@@ -156,6 +156,9 @@ def test_version_names_the_engine_auto_picks(monkeypatch):
     assert shown.output.startswith(f"id-monitor {__version__}, {expected}")
     monkeypatch.setenv("ID_MONITOR_ENGINE", "python")
     assert "engine: python (configured)" in CliRunner().invoke(app, ["--version"]).output
+    monkeypatch.setenv("ID_MONITOR_ENGINE", "rust")
+    refused = CliRunner().invoke(app, ["--version"])
+    assert refused.exit_code == 2 and "ID_MONITOR_ENGINE" in refused.output and refused.output.count("\n") == 1
 
 
 @pytest.mark.parametrize("name", ["native", "python", "weird"])

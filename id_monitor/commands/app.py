@@ -41,8 +41,9 @@ def _show_version(value: bool) -> None:
     if value:
         from id_monitor import __version__
 
-        typer.echo(f"id-monitor {__version__}, {engine_line()}")
-        raise typer.Exit(0)
+        line = engine_line()
+        typer.echo(f"id-monitor {__version__}, {line}")
+        raise typer.Exit(2 if line.startswith("engine: none") else 0)  # a configuration error
 
 
 @app.callback()
