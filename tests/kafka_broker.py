@@ -221,7 +221,8 @@ class AgentProcess:
         if batch_size is not None:
             args += ["--batch-size", str(batch_size)]
         args += extra_args or []
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ID_MONITOR_")}
+        # isolated from the caller's ID_MONITOR_ overrides, except the engine the tests run on (tests/engines.py)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ID_MONITOR_") or k == "ID_MONITOR_ENGINE"}
         self._log = open(self.log_path, "ab")
         self._out = open(self.stdout_path, "ab")
         self.proc = subprocess.Popen(

@@ -11,14 +11,38 @@ from collections import Counter
 from typing import Any
 
 from id_monitor.classify import Classifier
-from id_monitor.config import Config
+from id_monitor.config import Config, load_config
 from id_monitor.extract import MalformedMessage, decode_message
-from id_monitor.sinks.metrics import MetricsBatch
 from id_monitor.judge import Judge
-from id_monitor.sinks.redact import redact
 from id_monitor.schema import Schema
+from id_monitor.sinks.metrics import MetricsBatch
+from id_monitor.sinks.redact import redact
 
 SOURCE = "test"
+NOW = 1_757_373_103_822
+
+
+def _custom_config() -> Config:
+    """Star paths, per-field legacy, required fields, references, a rule off, small limits."""
+    return Config.model_validate({
+        "fields": {
+            "thread_id": {"paths": ["thread_id", "payload.thread_id", "data.thread_id"], "expect": ["thread"],
+                          "required": True},
+            "message_id": {"paths": ["message_id", "payload.messages.*.id", "payload.messages.*"],
+                           "expect": ["msg"], "legacy": "violation"},
+            "connection_id": {"paths": ["connection_id", "data.connection_id"], "expect": ["ws_*"],
+                              "required": ["connection_*"]},
+            "agent_id": {"paths": ["agent_id", "payload.agent_id"], "expect": ["agent"], "legacy": "allow"},
+            "tool_id": {"paths": ["tool_id"], "expect": []},
+        },
+        "policy": {"legacy": "warn", "max_future_skew": "1s", "max_age": "30d",
+                   "references": {"thread8": "thread_id", "agent8": "agent_id"},
+                   "severity": {"not_a_string": "warning", "timestamp_skew": "violation"}},
+        "limits": {"max_ids_per_message": 5, "max_depth": 8, "max_message_bytes": 2000, "max_id_length": 64},
+    })
+
+
+CONFIGS = {"default": load_config(None, env={}), "custom": _custom_config()}
 
 
 def classifier(schema: Schema | str, max_length: int = 256) -> Classifier:

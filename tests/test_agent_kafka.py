@@ -49,6 +49,7 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.engine  # run on both engines (tests/engines.py)
 def test_10k_messages_counted_exactly_then_sigterm_commits(kafka_broker: KafkaBroker, workdir: Path) -> None:
     topic = kafka_broker.create_topic(partitions=1)
     generated = list(generate(10_000, seed=11))
@@ -91,6 +92,7 @@ def test_10k_messages_counted_exactly_then_sigterm_commits(kafka_broker: KafkaBr
         agent.close()
 
 
+@pytest.mark.engine  # run on both engines (tests/engines.py)
 def test_malformed_and_tombstones_are_counted_and_skipped(kafka_broker: KafkaBroker, workdir: Path) -> None:
     topic = kafka_broker.create_topic(partitions=1)
     generated = list(generate(200, seed=5))

@@ -7,16 +7,20 @@ import subprocess
 from pathlib import Path
 
 import orjson
+import pytest
 
 from id_monitor.traffic import generate
+from tests.engines import ENGINE_ENV, expected_engine
 from tests.kafka_broker import (
     PYTHON,
     ROOT,
     AgentProcess,
-    free_port,
     assert_counts_match_truth,
+    free_port,
     total,
 )
+
+pytestmark = pytest.mark.engine  # run on both engines (tests/engines.py)
 
 CONFIG = {"limits": {"max_message_bytes": 2048}, "violations": {"redact": "mask"}}
 
@@ -42,6 +46,7 @@ def test_stdin_stream_is_checked_and_served_while_open(tmp_path: Path) -> None:
         # Still open: the agent serves what it has counted so far, and is ready.
         samples = agent.wait_messages(sum(1 for line in lines if line.strip()), timeout=60)
         assert agent.get("/readyz")[0] == 200
+        assert total(samples, "id_monitor_build_info", engine=expected_engine()) == 1
         assert total(samples, "id_monitor_messages_total", source="stdin", result="ok") == 400
         assert total(samples, "id_monitor_messages_total", source="stdin", result="malformed") == 4 * 4
         assert total(samples, "id_monitor_messages_total", source="stdin", result="skipped") == 0  # blank lines
@@ -76,12 +81,13 @@ def test_input_file_and_exit_status(tmp_path: Path) -> None:
     data = tmp_path / "events.jsonl"
     data.write_bytes(b"".join(orjson.dumps(m) + b"\n" for m, _ in generate(50, seed=3)))
     port = free_port()
-    env = {"ID_MONITOR_METRICS__LISTEN": f"127.0.0.1:{port}", "PATH": "/usr/bin:/bin"}
+    env = {"ID_MONITOR_METRICS__LISTEN": f"127.0.0.1:{port}", "PATH": "/usr/bin:/bin", **ENGINE_ENV}
     done = subprocess.run([str(PYTHON), "-m", "id_monitor", "run", "--input", str(data)], cwd=ROOT, env=env,
                           capture_output=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stderr.decode().splitlines() if line.startswith("{")]
     assert events[-1]["event"] == "agent_stopped" and events[-1]["ok"] == 50
+    assert [e["engine"] for e in events if e["event"] == "agent_started"] == [expected_engine()]
 
     missing = subprocess.run([str(PYTHON), "-m", "id_monitor", "run", "--input", str(tmp_path / "nope")],
                              cwd=ROOT, env=env, capture_output=True, timeout=60, check=False)

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from id_monitor import native
-from id_monitor.config import Config, load_config
 from id_monitor.schema import load_schema
 from id_monitor.schema.loader import BUILTIN_SCHEMAS
 from id_monitor.traffic import generate
 from tests import native_reference as ref
+from tests.native_reference import CONFIGS, NOW
 from tests.native_strategies import any_id, dumps, message_bytes, mutated, rendered_id
 
 if not native.available():
@@ -23,11 +23,10 @@ if not native.available():
 
 from id_monitor.native.engine import NativeChecker, NativeClassifier
 
-NOW = 1_757_373_103_822
 SCHEMAS = {name: load_schema(name) for name in BUILTIN_SCHEMAS}
 NATIVE = {name: NativeClassifier(schema, cache_size=0) for name, schema in SCHEMAS.items()}
 PYTHON = {name: ref.classifier(schema) for name, schema in SCHEMAS.items()}
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("schema", BUILTIN_SCHEMAS)
@@ -42,7 +41,7 @@ FORMATS = [(schema, fmt) for schema in BUILTIN_SCHEMAS for fmt in SCHEMAS[schema
 
 
 @pytest.mark.parametrize(("schema", "fmt"), FORMATS, ids=[f"{s}-{f}" for s, f in FORMATS])
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_rendered_ids_of_every_format_match_reference(schema, fmt, data):
     """Every format of every builtin schema rendered (and then mangled) by Schema.render."""
@@ -67,27 +66,6 @@ def test_classify_many_matches_single_calls():
     assert NATIVE["netra"].classify_many(values) == [PYTHON["netra"].classify(v) for v in values]
 
 
-def _custom_config() -> Config:
-    """Star paths, per-field legacy, required fields, references, a rule off, small limits."""
-    return Config.model_validate({
-        "fields": {
-            "thread_id": {"paths": ["thread_id", "payload.thread_id", "data.thread_id"], "expect": ["thread"],
-                          "required": True},
-            "message_id": {"paths": ["message_id", "payload.messages.*.id", "payload.messages.*"],
-                           "expect": ["msg"], "legacy": "violation"},
-            "connection_id": {"paths": ["connection_id", "data.connection_id"], "expect": ["ws_*"],
-                              "required": ["connection_*"]},
-            "agent_id": {"paths": ["agent_id", "payload.agent_id"], "expect": ["agent"], "legacy": "allow"},
-            "tool_id": {"paths": ["tool_id"], "expect": []},
-        },
-        "policy": {"legacy": "warn", "max_future_skew": "1s", "max_age": "30d",
-                   "references": {"thread8": "thread_id", "agent8": "agent_id"},
-                   "severity": {"not_a_string": "warning", "timestamp_skew": "violation"}},
-        "limits": {"max_ids_per_message": 5, "max_depth": 8, "max_message_bytes": 2000, "max_id_length": 64},
-    })
-
-
-CONFIGS = {"default": load_config(None, env={}), "custom": _custom_config()}
 
 
 def _native_report(checker: NativeChecker, raw: bytes | None) -> dict:
@@ -114,7 +92,7 @@ def test_traffic_reports_match_reference(name):
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_random_message_reports_match_reference(name, data):
     config = CONFIGS[name]
@@ -155,7 +133,7 @@ def test_traffic_batch_aggregates_match_reference(name):
     assert len(batch.results) == len(batch.owners) == len(raws)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_random_batch_aggregates_match_reference(data):
     config = CONFIGS["custom"]

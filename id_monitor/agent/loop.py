@@ -135,7 +135,7 @@ class Agent:
             stream = input_stream if input_stream is not None else sys.stdin.buffer
             source = StreamSource(stream, config.limits.max_message_bytes)
             sink = StreamViolationSink(output or sys.stdout, engine.redactor) if config.violations is not None else None
-        metrics = IdMetrics(config, engine.schema, labels, registry=registry)
+        metrics = IdMetrics(config, engine.schema, labels, registry=registry, engine=engine.name)
         shapes = None
         spec = config.metrics.unknown_shapes
         if spec.enabled:

@@ -48,6 +48,7 @@ MAX_PATH_SEGMENTS = 16
 LegacyPolicy = Literal["allow", "warn", "violation"]
 RedactMode = Literal["mask", "hash", "none"]
 RuleSeverity = Literal["violation", "warning", "off"]
+EngineChoice = Literal["auto", "native", "python"]
 
 
 class ConfigError(Exception):
@@ -400,6 +401,9 @@ with warnings.catch_warnings():
         """The whole configuration (docs/design.md lists the sections)."""
 
         schema: str = "netra"
+        # which engine checks batches: `auto` (native when built and it supports this config, else
+        # python with a one-line notice), `native` (an error when it cannot run), `python`
+        engine: EngineChoice = "auto"
         fields: dict[str, FieldSpec] = Field(default_factory=default_fields)
         owner: OwnerSpec = Field(default_factory=OwnerSpec)
         message: MessageSpec = Field(default_factory=MessageSpec)

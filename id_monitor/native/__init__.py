@@ -9,10 +9,13 @@ one line, for the startup notice.
 
 from __future__ import annotations
 
+from typing import Any
+
+from id_monitor.config import ConfigError
 from id_monitor.native.describe import DESCRIPTION_VERSION, NotSupported, describe
 
-__all__ = ["DESCRIPTION_VERSION", "EngineUnavailable", "NotSupported", "available", "describe", "resolve_engine", "unavailable_reason",
-           "version"]
+__all__ = ["DESCRIPTION_VERSION", "EngineUnavailable", "NotSupported", "available", "config_unsupported", "describe",
+           "resolve_engine", "unavailable_reason", "version"]
 
 
 def _core():  # type: ignore[no-untyped-def]
@@ -40,7 +43,7 @@ def unavailable_reason() -> str | None:
     try:
         import id_monitor_native
     except ImportError:
-        return "native engine not built (ID_MONITOR_NATIVE=1 scripts/bootstrap, which needs Rust); using the Python engine"
+        return "native engine not built (scripts/bootstrap builds it when Rust's cargo is installed); using the Python engine"
     found = getattr(id_monitor_native, "DESCRIPTION_VERSION", None)
     if found != DESCRIPTION_VERSION:
         return (f"native engine {getattr(id_monitor_native, '__version__', '?')} speaks description "
@@ -48,19 +51,35 @@ def unavailable_reason() -> str | None:
     return None
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(ConfigError):
     """`engine: native` was asked for but cannot run; str() is one line."""
 
 
-def resolve_engine(requested: str, schema: object = None) -> tuple[str, str | None]:
+def config_unsupported(config: Any) -> str | None:
+    """None when the native engine judges `config` exactly as the Python engine; else which
+    configured feature it does not implement (one line)."""
+    if config.revision is not None:
+        return "the revision label"
+    live = [name for name, spec in config.mappings.items() if spec.legacy_paths or spec.covers]
+    if live:
+        return f"live mapping checks (mappings.{live[0]})"
+    return None
+
+
+def resolve_engine(requested: str, schema: object = None, config: Any = None) -> tuple[str, str | None]:
     """(`native` | `python`, notice or None) for a configured `engine: auto | native | python`.
 
     `auto` falls back to the Python engine with a one-line notice when the core is not built or
-    cannot match `schema` exactly; `native` raises EngineUnavailable in those cases instead.
+    cannot match `schema` or judge `config` exactly; `native` raises EngineUnavailable in those
+    cases instead.
     """
     if requested == "python":
         return "python", None
     reason = unavailable_reason()
+    if reason is None and config is not None:
+        missing = config_unsupported(config)
+        if missing is not None:
+            reason = f"the native engine does not implement {missing}; using the Python engine"
     if reason is None and schema is not None:
         try:
             from id_monitor.native.describe import describe_schema
@@ -71,5 +90,5 @@ def resolve_engine(requested: str, schema: object = None) -> tuple[str, str | No
     if reason is None:
         return "native", None
     if requested == "native":
-        raise EngineUnavailable(reason.split(";")[0])
+        raise EngineUnavailable(f"engine: native: {reason.split('; using')[0]}")
     return "python", reason

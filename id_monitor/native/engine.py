@@ -19,9 +19,9 @@ from types import MappingProxyType
 from typing import Any
 
 from id_monitor.judge import rules
+from id_monitor.judge.owners import OwnerCollisions
 from id_monitor.model import IdInfo
 from id_monitor.native.describe import describe, to_json
-from id_monitor.judge.owners import OwnerCollisions
 from id_monitor.schema import Schema, load_schema
 
 NO_FORMAT = "none"
@@ -58,26 +58,22 @@ def compiled_engine(description: str) -> Any:
     return engine
 
 
-class _IdInfoTwin:
-    """Same slot layout as IdInfo: filled with plain stores, then switched to IdInfo (CPython
-    allows __class__ assignment between identical layouts), which is far cheaper than the frozen
-    dataclass __init__."""
-
-    __slots__ = IdInfo.__slots__
+_new_tuple = tuple.__new__
 
 
 def info_from_tuple(t: tuple[Any, ...]) -> IdInfo:
     """IdInfo from the core's (status, format, id_type, owner, timestamp_ms, counter, reason, parts);
-    parts is None when empty."""
-    info: Any = object.__new__(_IdInfoTwin)
-    info.status, info.format, info.id_type, info.owner, info.timestamp_ms, info.counter, info.reason = t[:7]
-    info.parts = MappingProxyType(dict(t[7])) if t[7] else _EMPTY_PARTS
-    info.__class__ = IdInfo
-    return info  # type: ignore[no-any-return]
+    parts is None when empty. IdInfo is a named tuple: built with tuple.__new__ (one C call)."""
+    parts = t[7]
+    if parts:
+        return _new_tuple(IdInfo, (*t[:7], MappingProxyType(dict(parts))))  # type: ignore[no-any-return]
+    return _new_tuple(IdInfo, (*t[:7], _EMPTY_PARTS))  # type: ignore[no-any-return]
 
 
 class NativeClassifier:
     """`Classifier` on the native core: same arguments, same results."""
+
+    engine = "native"
 
     def __init__(self, schema: Schema | str = "netra", *, cache_size: int = 65536, max_length: int = 256) -> None:
         self._schema = load_schema(schema) if isinstance(schema, str) else schema
@@ -195,12 +191,15 @@ class NativeChecker:
     def schema(self) -> Schema:
         return self._schema
 
-    def check_batch(self, values: list[Any], observed_ms: int, *, with_ids: bool = False) -> BatchResult:
-        """Check raw messages (bytes, str, or None for a tombstone) seen at `observed_ms`."""
-        if type(values) is not list:
-            values = list(values)
-        values = [bytes(v) if isinstance(v, (bytearray, memoryview)) else v for v in values] \
-            if any(isinstance(v, (bytearray, memoryview)) for v in values) else values
+    def check_batch(self, values: list[Any], observed_ms: int, *, with_ids: bool = False,
+                    plain: bool = False) -> BatchResult:
+        """Check raw messages (bytes, str, or None for a tombstone) seen at `observed_ms`.
+        `plain=True`: the caller made `values` a list of bytes, str and None already."""
+        if not plain:
+            if type(values) is not list:
+                values = list(values)
+            values = [bytes(v) if isinstance(v, (bytearray, memoryview)) else v for v in values] \
+                if any(isinstance(v, (bytearray, memoryview)) for v in values) else values
         (counts, results, ids, findings, ages, isolation, emitted, owners, unknown,
          message_ids) = self._engine.check_batch(values, observed_ms, with_ids)
         id_counts = {(f, fmt if fmt is not None else NO_FORMAT): n for f, fmt, n in ids}

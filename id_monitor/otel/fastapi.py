@@ -259,7 +259,7 @@ def instrument_app(
     if metrics is None:
         from id_monitor.sinks.metrics import IdMetrics
 
-        metrics = IdMetrics(engine.config, engine.schema, [SOURCE], registry)
+        metrics = IdMetrics(engine.config, engine.schema, [SOURCE], registry, engine=engine.name)
     layer = IdHttpLayer(app, engine, metrics, user_source=user_source, request_hook=request_hook)
     # Innermost: runs after every user middleware (authentication, sessions) and right before
     # routing, which is as late as code outside the route handlers can see a request.

@@ -4,6 +4,9 @@
                             (decode, judge,          metrics counts (a MetricsBatch),
                              count per message)      totals, violations to emit
 
+On the native engine (`engine.name == "native"`) a chunk goes to the compiled core in one call
+(`pipeline.native_batch`), with the same BatchResult as a result.
+
 `Checker` knows nothing about where records come from (a Kafka poll, lines of stdin, a slice
 handed to a worker process) nor where results go: the caller merges the batch's metrics into the
 served ones once, hands the violations to the violation sink, and only then commits. A record is
@@ -86,9 +89,17 @@ class Checker:
         self.revision_of = RevisionOf(spec) if spec is not None else None
         # a record that cannot be read has no revision of its own: the process's, else `other`
         self._unread_revision = (spec.own or "other") if spec is not None else None
+        self._native = None
+        if engine.name == "native":  # build_engine chose it only for configs the core judges exactly
+            from id_monitor.pipeline.native_batch import NativeChunks
+
+            self._native = NativeChunks(engine, malformed=self._malformed, fallback=self._check_plain,
+                                        throttle=self.throttle)
 
     def _check_chunk(self, chunk: Chunk, observed_ms: int, result: BatchResult) -> None:
-        if self.revision_of is None:
+        if self._native is not None:
+            self._native.check_chunk(chunk, observed_ms, result)
+        elif self.revision_of is None:
             self._check_plain(chunk, observed_ms, result)
         else:
             self._check_revisions(chunk, observed_ms, result, self.revision_of)

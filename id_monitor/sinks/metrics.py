@@ -7,7 +7,7 @@ The names and labels are a contract with the dashboards and alert rules (see REA
 - ``id_monitor_messages_total{source, result}``: result is ok | malformed | skipped
 - ``id_monitor_id_age_seconds{source, field}``: observed time minus the ID's embedded timestamp
 - ``id_monitor_consumer_lag_messages{topic, partition}``
-- ``id_monitor_build_info{version}``
+- ``id_monitor_build_info{version, engine}``: engine is native | python
 - ``id_monitor_mapping_legacy_ids_total{mapping, covered}``: legacy IDs seen in a mapping's
   ``covers`` fields, by whether the mapping knows them (covered is true | false)
 - ``id_monitor_mapping_coverage_ratio{mapping}``: covered / seen of the above since start (1 before
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 OTHER = "other"
 NO_FORMAT = "none"
+ENGINES = ("native", "python")  # the engine label of id_monitor_build_info
 __all__ = ["AGE_BUCKETS", "MESSAGE_FIELD", "MESSAGE_RESULTS", "NO_FORMAT", "OTHER", "SEVERITIES", "STATUSES",
            "IdMetrics", "MetricsBatch"]
 
@@ -209,6 +210,7 @@ class IdMetrics:
         registry: CollectorRegistry | None = None,
         *,
         rules: Iterable[str] | None = None,
+        engine: str = "python",
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.sources = tuple(dict.fromkeys([*sources, OTHER]))
@@ -270,11 +272,11 @@ class IdMetrics:
         )
         self.build_info = Gauge(
             "id_monitor_build_info",
-            "Always 1; the version label says which id-monitor build is running.",
-            ["version"],
+            "Always 1; the labels say which id-monitor build runs and which engine checks (native | python).",
+            ["version", "engine"],
             registry=self.registry,
         )
-        self.build_info.labels(version=__version__).set(1)
+        self.build_info.labels(version=__version__, engine=engine if engine in ENGINES else OTHER).set(1)
 
     # -- label bucketing -------------------------------------------------------------------
 
