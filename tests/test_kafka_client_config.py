@@ -158,3 +158,49 @@ def test_confluent_not_installed_is_a_config_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "confluent_kafka", None)  # makes `import confluent_kafka` fail
     with pytest.raises(ConfigError, match=r"id-monitor\[confluent\]"):
         open_kafka_source(KafkaSpec(client="confluent-kafka", topics=["t"]))
+
+
+def test_both_sources_implement_the_interface_the_loop_drives() -> None:
+    from id_monitor.sources.kafka import KafkaSource
+    from id_monitor.sources.kafka_confluent import ConfluentSource
+    from id_monitor.sources.source import CommittingSource, Source
+    from id_monitor.sources.stream import StreamSource
+
+    python_source = KafkaSource("127.0.0.1:9", "g", ["t"])
+    confluent = ConfluentSource("127.0.0.1:9", "g", ["t"], {"log_level": 0})
+    try:
+        assert isinstance(python_source, CommittingSource) and isinstance(confluent, CommittingSource)
+    finally:
+        confluent.close()
+    stream = StreamSource(__import__("io").BytesIO(b""), 1024)
+    assert isinstance(stream, Source) and not isinstance(stream, CommittingSource)
+
+
+def test_confluent_broker_errors_turn_readiness_and_log_once(caplog: pytest.LogCaptureFixture) -> None:
+    """librdkafka reports a missing broker through its error callback, once per reconnect: before
+    the first contact that is `broker_unreachable` (throttled), after it `broker_lost` (once)."""
+    import logging
+
+    from confluent_kafka import KafkaError
+
+    from id_monitor.sources.kafka_confluent import ConfluentSource
+
+    source = ConfluentSource("127.0.0.1:9", "g", ["t"], {"log_level": 0})
+    try:
+        caplog.set_level(logging.INFO, logger="id_monitor")
+        down = KafkaError(KafkaError._TRANSPORT, "Connect to 127.0.0.1:9 failed")
+        for _ in range(5):
+            source._on_error(down)
+        assert not source.reachable
+        events = [r.getMessage() for r in caplog.records]
+        assert events.count("broker_unreachable") == 1 and "broker_lost" not in events
+        source._on_assign(None, [])  # the group answered: the broker is there
+        assert source.reachable
+        for _ in range(3):
+            source._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
+        events = [r.getMessage() for r in caplog.records]
+        assert not source.reachable and events.count("broker_lost") == 1
+        source._reached()
+        assert source.reachable and [r.getMessage() for r in caplog.records][-1] == "broker_reachable_again"
+    finally:
+        source.close()

@@ -9,12 +9,13 @@ it reads a stream or a consumer group, nor which Kafka client holds that group
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from id_monitor.sources.batch import Batch
 from id_monitor.sources.pending_commit import PendingCommit
 
 
+@runtime_checkable
 class Source(Protocol):
     """Batches of records, until `eof` (a consumer group never ends)."""
 
@@ -33,6 +34,7 @@ class Source(Protocol):
     def close(self, timeout_ms: int = 3000) -> None: ...
 
 
+@runtime_checkable
 class CommittingSource(Source, Protocol):
     """A consumer group member: the loop commits a batch's offsets once its results are recorded.
 
