@@ -36,6 +36,11 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01".encode()
 
 
+# The broker's shortest session: a killed member leaves the group sooner, so the agent started
+# after it is assigned its partitions sooner.
+SHORT_SESSION = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}
+
+
 def agent_config(broker: KafkaBroker, topics: list[str], group: str, client: str = "kafka-python",
                  **sections) -> dict:
     return {
@@ -177,12 +182,13 @@ def probe_messages(n: int) -> list[bytes]:
 
 def test_kill_mid_stream_and_restart_checks_every_offset(
         kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
-    n, batch = 12_000, 200
+    n, batch = 6_000, 200
     topic = kafka_broker.create_topic(partitions=1)
     violations = f"{topic}-violations"
     kafka_broker.create_topic(violations, partitions=1)
     kafka_broker.produce(topic, probe_messages(n))
     config = agent_config(kafka_broker, [topic], "killed", kafka_client, violations={"topic": violations})
+    config["kafka"]["consumer"] = SHORT_SESSION
 
     first = AgentProcess(workdir, config, name="first", batch_size=batch)
     try:

@@ -21,7 +21,14 @@ from tests.kafka_broker import (
     total,
     wait_until,
 )
-from tests.test_agent_kafka import TRACE_ID, TRACEPARENT, agent_config, consume_all, probe_messages
+from tests.test_agent_kafka import (
+    SHORT_SESSION,
+    TRACE_ID,
+    TRACEPARENT,
+    agent_config,
+    consume_all,
+    probe_messages,
+)
 
 pytestmark = [
     pytest.mark.kafka,
@@ -91,13 +98,14 @@ def test_two_workers_count_10k_messages_exactly(
 
 def test_kill_mid_stream_with_workers_and_restart_checks_every_offset(
         kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
-    n, batch = 12_000, 200
+    n, batch = 6_000, 200
     topic = kafka_broker.create_topic(partitions=1)
     violations = f"{topic}-violations"
     kafka_broker.create_topic(violations, partitions=1)
     kafka_broker.produce(topic, probe_messages(n))
     config = agent_config(kafka_broker, [topic], "workers-killed", kafka_client,
                           violations={"topic": violations})
+    config["kafka"]["consumer"] = SHORT_SESSION
 
     first = AgentProcess(workdir, config, name="first", batch_size=batch, extra_args=WORKERS)
     try:
@@ -130,13 +138,14 @@ def test_kill_mid_stream_with_workers_and_restart_checks_every_offset(
 
 def test_a_killed_worker_stops_the_agent_without_committing_its_batch(
         kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
-    n, batch = 30_000, 200
+    n, batch = 10_000, 200
     topic = kafka_broker.create_topic(partitions=1)
     violations = f"{topic}-violations"
     kafka_broker.create_topic(violations, partitions=1)
     kafka_broker.produce(topic, probe_messages(n))
     config = agent_config(kafka_broker, [topic], "worker-died", kafka_client,
                           violations={"topic": violations})
+    config["kafka"]["consumer"] = SHORT_SESSION
 
     agent = AgentProcess(workdir, config, name="first", batch_size=batch, extra_args=WORKERS)
     try:
