@@ -182,7 +182,7 @@ def probe_messages(n: int) -> list[bytes]:
 
 def test_kill_mid_stream_and_restart_checks_every_offset(
         kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
-    n, batch = 6_000, 200
+    n, batch = 12_000, 200
     topic = kafka_broker.create_topic(partitions=1)
     violations = f"{topic}-violations"
     kafka_broker.create_topic(violations, partitions=1)

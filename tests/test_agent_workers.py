@@ -98,7 +98,7 @@ def test_two_workers_count_10k_messages_exactly(
 
 def test_kill_mid_stream_with_workers_and_restart_checks_every_offset(
         kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
-    n, batch = 6_000, 200
+    n, batch = 12_000, 200
     topic = kafka_broker.create_topic(partitions=1)
     violations = f"{topic}-violations"
     kafka_broker.create_topic(violations, partitions=1)
@@ -138,7 +138,7 @@ def test_kill_mid_stream_with_workers_and_restart_checks_every_offset(
 
 def test_a_killed_worker_stops_the_agent_without_committing_its_batch(
         kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
-    n, batch = 10_000, 200
+    n, batch = 20_000, 200
     topic = kafka_broker.create_topic(partitions=1)
     violations = f"{topic}-violations"
     kafka_broker.create_topic(violations, partitions=1)
