@@ -1,25 +1,31 @@
-"""Agent throughput on a real Kafka broker, against the raw kafka-python poll loop, in one run.
+"""Agent throughput on a real Kafka broker, on each Kafka client, against that client's raw consume
+loop, in one run.
 
     .venv/bin/python bench/kafka_throughput.py [--messages 200000] [--partitions 1]
                                                [--batch-size 2000] [--workers 2]
+                                               [--clients kafka-python,confluent-kafka]
                                                [--bootstrap HOST:PORT]
 
 Starts its own broker with scripts/kafka (unless --bootstrap is given), produces `--messages`
 realistic messages (~800 bytes, 5 ID fields, id_monitor.traffic) to a fresh topic, then consumes
-the whole topic four times, each in a fresh child process and consumer group:
+the whole topic several times, each in a fresh child process and consumer group:
 
-- raw:   a KafkaConsumer poll loop that touches every record's value and does nothing else
-         (the floor: what reading the topic costs in Python at all);
-- agent: the agent's full pipeline (`Agent.from_config`): decode, extract, classify, judge,
-         Prometheus metrics (exemplars, age histogram), offset commit per batch, /metrics served;
-- agent --workers N: the same with checking in N worker processes (`id-monitor run --workers`);
-- raw again, so a drift in machine load shows.
+- raw, per client: a poll loop (kafka-python `poll`, confluent-kafka `consume`) that touches every
+  record's value and does nothing else (the floor: what reading the topic costs at all);
+- agent, per client (`kafka.client`): the agent's full pipeline (`Agent.from_config`): decode,
+  extract, classify, judge, Prometheus metrics (exemplars, age histogram), offset commit per
+  batch, /metrics served;
+- agent --workers N on kafka-python: the same with checking in N worker processes;
+- raw again per client, so a drift in machine load shows.
 
-Both use the same consumer settings (id_monitor.sources.kafka.ConsumerTuning). Rates are timed
-from the first record received to the last one done, so group joins do not count. Printed: each
-rate, agent / floor (target >= 0.8), the pipeline's cost per message without Kafka, and each
-child's peak RSS (VmHWM; target for the agent < 150 MB). With workers the RSS is the whole process
-tree: the main process's peak plus each worker's (a sum of peaks: an upper bound).
+Raw loop and agent of one client use the same consumer settings (config.kafka_consumer: the
+agent's defaults mapped onto that client). Rates and CPU are timed from the first record received
+to the last one done, so group joins do not count; CPU is the process's (all threads: librdkafka's
+too). Printed per client: each rate and CPU per message, agent / raw loop of the same client
+(targets: kafka-python >= 0.8, confluent-kafka >= 0.4, moonshot 0.7), which engine checked, the
+pipeline's cost per message without Kafka, and each child's peak RSS (VmHWM; target for the agent
+< 150 MB). With workers the RSS is the whole process tree: the main process's peak plus each
+worker's (a sum of peaks: an upper bound).
 """
 
 from __future__ import annotations
@@ -53,99 +59,110 @@ def free_port() -> int:
 
 # -- children ----------------------------------------------------------------------------------
 
-def child_raw(bootstrap: str, topic: str, n: int, batch_size: int) -> dict:
-    from kafka import KafkaConsumer
+def consumer_settings(client: str, batch_size: int) -> dict:
+    """The agent's consumer settings for `client`, in that client's own names."""
+    from id_monitor.config.kafka_consumer import ConsumerSpec
+    from id_monitor.config.kafka_consumer import consumer_settings as mapped
 
-    from id_monitor.sources.kafka import ConsumerTuning
-
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{time.time_ns()}",
-                             enable_auto_commit=False,
-                             **ConsumerTuning(max_poll_records=batch_size).as_kwargs())
-    seen = 0
-    size = 0
-    first = None
-    while seen < n:
-        batch = consumer.poll(timeout_ms=1000)
-        if batch and first is None:
-            first = time.perf_counter()
-        for records in batch.values():
-            for record in records:
-                size += len(record.value)
-                seen += 1
-    elapsed = time.perf_counter() - first
-    consumer.close(autocommit=False)
-    return {"messages": seen, "seconds": elapsed, "rate": seen / elapsed, "bytes": size,
-            "peak_rss_mb": peak_rss_mb()}
+    return mapped(ConsumerSpec(max_poll_records=batch_size), client)
 
 
-def child_agent(bootstrap: str, topic: str, n: int, batch_size: int, workers: int = 1) -> dict:
+def child_raw(client: str, bootstrap: str, topic: str, n: int, batch_size: int) -> dict:
+    """Read the topic and touch every value, nothing else: the floor for `client`."""
+    group = f"raw-{time.time_ns()}"
+    seen = size = 0
+    first = cpu_first = None
+    if client == "kafka-python":
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                 metrics_enabled=False, **consumer_settings(client, batch_size))
+        while seen < n:
+            batch = consumer.poll(timeout_ms=1000)
+            if batch and first is None:
+                first, cpu_first = time.perf_counter(), time.process_time()
+            for records in batch.values():
+                for record in records:
+                    size += len(record.value)
+                    seen += 1
+        elapsed, cpu = time.perf_counter() - first, time.process_time() - cpu_first
+        consumer.close(autocommit=False)
+    else:
+        from confluent_kafka import Consumer
+
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+                             **consumer_settings(client, batch_size)})
+        consumer.subscribe([topic])
+        while seen < n:
+            # Asking for no more than is left: the last call returns once the topic is read
+            # instead of waiting out its timeout for a batch that cannot fill.
+            batch = consumer.consume(min(batch_size, n - seen), 1.0)
+            if batch and first is None:
+                first, cpu_first = time.perf_counter(), time.process_time()
+            for message in batch:
+                if message.error() is None:
+                    size += len(message.value())
+                    seen += 1
+        elapsed, cpu = time.perf_counter() - first, time.process_time() - cpu_first
+        consumer.close()
+    return {"messages": seen, "seconds": elapsed, "rate": seen / elapsed, "cpu_us": cpu / seen * 1e6,
+            "bytes": size, "peak_rss_mb": peak_rss_mb()}
+
+
+def child_agent(client: str, bootstrap: str, topic: str, n: int, batch_size: int, workers: int = 1) -> dict:
     from id_monitor.agent import Agent
     from id_monitor.config import Config
     from id_monitor.logs import configure
-    from id_monitor.sources.kafka import ConsumerTuning
 
     configure("warning")
     config = Config.model_validate({
-        "kafka": {"bootstrap_servers": bootstrap, "group_id": f"agent-{time.time_ns()}", "topics": [topic]},
+        "kafka": {"bootstrap_servers": bootstrap, "group_id": f"agent-{time.time_ns()}", "topics": [topic],
+                  "client": client},
         "metrics": {"listen": f"127.0.0.1:{free_port()}"},
     })
-    agent = Agent.from_config(config, tuning=ConsumerTuning(max_poll_records=batch_size), workers=workers)
+    agent = Agent.from_config(config, batch_size=batch_size, workers=workers)
     totals = agent.totals
-    poll = agent.source.poll
+    source = agent.source
+    poll_batch = source.poll_batch
     marks: dict[str, float] = {}
-
-    def timed_poll(timeout_ms: int):
-        done = totals.ok + totals.malformed + totals.skipped
-        if done >= n:
-            marks.setdefault("last", time.perf_counter())
-            agent.stop()
-            return {}
-        batch = poll(timeout_ms)
-        if batch and "first" not in marks:
-            marks["first"] = time.perf_counter()
-        return batch
-
     spent = {"poll": 0.0, "commit": 0.0}
 
-    def accounted_poll(timeout_ms: int):
+    def timed_poll_batch(timeout_ms: int):
+        done = totals.ok + totals.malformed + totals.skipped
+        if done >= n:
+            if "last" not in marks:
+                marks["last"], marks["cpu_last"] = time.perf_counter(), time.process_time()
+            agent.stop()
+            return None
         started = time.perf_counter()
-        batch = timed_poll(timeout_ms)
-        if "first" in marks and "last" not in marks:
+        batch = poll_batch(timeout_ms)
+        if batch is not None and "first" not in marks:
+            marks["first"], marks["cpu_first"] = time.perf_counter(), time.process_time()
+        elif "first" in marks:
             spent["poll"] += time.perf_counter() - started
         return batch
 
-    commit = agent.source.commit
+    def accounted(call):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                if "first" in marks and "last" not in marks:
+                    spent["commit"] += time.perf_counter() - started
+        return wrapper
 
-    def accounted_commit(offsets, timeout_ms: int = 5000):
-        started = time.perf_counter()
-        ok = commit(offsets, timeout_ms=timeout_ms)
-        spent["commit"] += time.perf_counter() - started
-        return ok
-
-    commit_async, settle = agent.source.commit_async, agent.source.settle
-
-    def accounted_commit_async(offsets, timeout_ms: int = 5000):
-        started = time.perf_counter()
-        pending = commit_async(offsets, timeout_ms=timeout_ms)
-        spent["commit"] += time.perf_counter() - started
-        return pending
-
-    def accounted_settle(pending, timeout_ms: int):
-        started = time.perf_counter()
-        ok = settle(pending, timeout_ms)
-        spent["commit"] += time.perf_counter() - started
-        return ok
-
-    agent.source.poll = accounted_poll
-    agent.source.commit = accounted_commit
-    agent.source.commit_async = accounted_commit_async
-    agent.source.settle = accounted_settle
+    source.poll_batch = timed_poll_batch
+    source.commit, source.commit_async, source.settle = (
+        accounted(source.commit), accounted(source.commit_async), accounted(source.settle))
     agent.run()
     done = totals.ok + totals.malformed + totals.skipped
     elapsed = marks["last"] - marks["first"]
     workers_rss = list(getattr(agent.executor, "peak_rss_mb", {}).values())
     result = {"messages": done, "seconds": elapsed, "rate": done / elapsed, "peak_rss_mb": peak_rss_mb(),
-              "workers_rss_mb": workers_rss, "exit_code": agent.exit_code,
+              # CPU of this process (all its threads, librdkafka's included), not of workers.
+              "cpu_us": (marks["cpu_last"] - marks["cpu_first"]) / done * 1e6,
+              "workers_rss_mb": workers_rss, "exit_code": agent.exit_code, "engine": agent.engine.name,
               "commits": agent.state.commits, "batches": agent.state.batches,
               "poll_us": spent["poll"] / done * 1e6, "commit_us": spent["commit"] / done * 1e6}
     if workers == 1:  # after the RSS reading: it holds input
@@ -196,15 +213,21 @@ def produce(bootstrap: str, topic: str, n: int, partitions: int) -> float:
     return size / n
 
 
-def run_child(kind: str, bootstrap: str, topic: str, n: int, batch_size: int, workers: int = 1) -> dict:
+def run_child(kind: str, client: str, bootstrap: str, topic: str, n: int, batch_size: int,
+              workers: int = 1) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--bootstrap", bootstrap, "--topic", topic,
+        [sys.executable, __file__, "--child", kind, "--client", client, "--bootstrap", bootstrap, "--topic", topic,
          "--messages", str(n), "--batch-size", str(batch_size), "--workers", str(workers)],
         capture_output=True, text=True, check=False,
     )
     if out.returncode != 0:
-        raise SystemExit(f"{kind} child failed:\n{out.stderr[-4000:]}")
+        raise SystemExit(f"{kind} {client} child failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+CLIENTS = ("kafka-python", "confluent-kafka")
+# agent / raw loop of the same client: the targets, then the moonshot (confluent-kafka).
+TARGETS = {"kafka-python": "target >= 0.8", "confluent-kafka": "target >= 0.4, moonshot 0.7"}
 
 
 def main() -> None:
@@ -212,19 +235,27 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=2, help="worker processes for the second agent run")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes for an extra kafka-python agent run (1: no such run)")
+    parser.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated: kafka-python,confluent-kafka")
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
     parser.add_argument("--topic", help=argparse.SUPPRESS)
+    parser.add_argument("--client", choices=CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=["raw", "agent"], help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         if args.child == "raw":
-            result = child_raw(args.bootstrap, args.topic, args.messages, args.batch_size)
+            result = child_raw(args.client, args.bootstrap, args.topic, args.messages, args.batch_size)
         else:
-            result = child_agent(args.bootstrap, args.topic, args.messages, args.batch_size, args.workers)
+            result = child_agent(args.client, args.bootstrap, args.topic, args.messages, args.batch_size,
+                                 args.workers)
         print(json.dumps(result))
         return
+    clients = [c for c in args.clients.split(",") if c]
+    unknown = [c for c in clients if c not in CLIENTS]
+    if unknown:
+        parser.error(f"--clients: unknown client {unknown[0]!r} (clients: {', '.join(CLIENTS)})")
 
     broker_dir = None
     bootstrap = args.bootstrap
@@ -237,42 +268,57 @@ def main() -> None:
         subprocess.run(kafka + ["up", *flags], check=True, stdout=subprocess.DEVNULL)
         print(f"broker: started in {time.perf_counter() - started:.1f} s")
         bootstrap = f"127.0.0.1:{port}"
+    raws: dict[str, list[dict]] = {c: [] for c in clients}
+    agents: dict[str, dict] = {}
+    parallel = None
+    n, batch = args.messages, args.batch_size
     try:
         topic = f"bench-{time.time_ns()}"
         started = time.perf_counter()
-        avg = produce(bootstrap, topic, args.messages, args.partitions)
-        print(f"produced {args.messages} messages of {avg:.0f} bytes on average "
+        avg = produce(bootstrap, topic, n, args.partitions)
+        print(f"produced {n} messages of {avg:.0f} bytes on average "
               f"({args.partitions} partition(s)) in {time.perf_counter() - started:.1f} s")
-        raw1 = run_child("raw", bootstrap, topic, args.messages, args.batch_size)
-        agent = run_child("agent", bootstrap, topic, args.messages, args.batch_size)
-        parallel = run_child("agent", bootstrap, topic, args.messages, args.batch_size, args.workers)
-        raw2 = run_child("raw", bootstrap, topic, args.messages, args.batch_size)
+        for client in clients:
+            raws[client].append(run_child("raw", client, bootstrap, topic, n, batch))
+        for client in clients:
+            agents[client] = run_child("agent", client, bootstrap, topic, n, batch)
+        if args.workers > 1 and "kafka-python" in clients:
+            parallel = run_child("agent", "kafka-python", bootstrap, topic, n, batch, args.workers)
+        for client in clients:
+            raws[client].append(run_child("raw", client, bootstrap, topic, n, batch))
     finally:
         if broker_dir is not None:
             subprocess.run(kafka + ["down", *flags], check=False, stdout=subprocess.DEVNULL)
             shutil.rmtree(broker_dir, ignore_errors=True)
 
-    floor = max(raw1["rate"], raw2["rate"])
-    print(f"raw poll loop (floor): {raw1['rate']:>9,.0f} msg/s, then {raw2['rate']:,.0f} msg/s "
-          f"(peak RSS {raw1['peak_rss_mb']:.0f} MB)")
-    print(f"agent full pipeline:   {agent['rate']:>9,.0f} msg/s over {agent['messages']:,} messages, "
-          f"{agent['batches']} batches, {agent['commits']} commits")
-    print(f"agent / floor:         {agent['rate'] / floor:.2f}   (target >= 0.8)")
-    agent_us, floor_us = 1e6 / agent["rate"], 1e6 / floor
-    rest = agent_us - agent["poll_us"] - agent["commit_us"]
-    print(f"agent per message:     {agent_us:.1f} us = poll {agent['poll_us']:.1f} (floor: {floor_us:.1f}) "
-          f"+ commit {agent['commit_us']:.1f} + checking and loop {rest:.1f}")
-    print(f"checking alone:        {agent['pipeline_us_per_message']:.1f} us/message "
-          f"(decode, extract, classify, judge, metrics; no Kafka)")
-    print(f"agent peak RSS:        {agent['peak_rss_mb']:.0f} MB   (target < 150 MB)")
-    tree = parallel["peak_rss_mb"] + sum(parallel["workers_rss_mb"])
-    print(f"agent --workers {args.workers}:     {parallel['rate']:>9,.0f} msg/s, {parallel['batches']} batches, "
-          f"{parallel['commits']} commits; / floor {parallel['rate'] / floor:.2f}, "
-          f"x{parallel['rate'] / agent['rate']:.2f} over --workers 1")
-    print(f"  per message:         {1e6 / parallel['rate']:.1f} us; main process waits: poll "
-          f"{parallel['poll_us']:.1f} + commit {parallel['commit_us']:.1f}")
-    print(f"  peak RSS, tree:      {tree:.0f} MB = main {parallel['peak_rss_mb']:.0f} + workers "
-          + " + ".join(f"{r:.0f}" for r in parallel["workers_rss_mb"]) + "   (sum of peaks; target < 150 MB)")
+    for client in clients:
+        first, second = raws[client]
+        floor = max(first, second, key=lambda r: r["rate"])
+        agent = agents[client]
+        print(f"\n{client}:")
+        print(f"  raw consume loop:    {first['rate']:>9,.0f} msg/s, then {second['rate']:,.0f} msg/s; "
+              f"CPU {floor['cpu_us']:.1f} us/message (peak RSS {floor['peak_rss_mb']:.0f} MB)")
+        print(f"  agent ({agent['engine']} engine): {agent['rate']:>9,.0f} msg/s, CPU {agent['cpu_us']:.1f} us/message, "
+              f"{agent['batches']} batches, {agent['commits']} commits")
+        print(f"  agent / raw loop:    {agent['rate'] / floor['rate']:.2f}   ({TARGETS[client]})")
+        agent_us = 1e6 / agent["rate"]
+        rest = agent_us - agent["poll_us"] - agent["commit_us"]
+        print(f"  agent per message:   {agent_us:.1f} us = poll {agent['poll_us']:.1f} "
+              f"(raw loop: {1e6 / floor['rate']:.1f}) + commit {agent['commit_us']:.1f} + checking and loop {rest:.1f}")
+        print(f"  checking alone:      {agent['pipeline_us_per_message']:.1f} us/message "
+              f"(decode, extract, classify, judge, metrics; no Kafka)")
+        print(f"  agent peak RSS:      {agent['peak_rss_mb']:.0f} MB   (target < 150 MB)")
+    if parallel is not None:
+        agent = agents["kafka-python"]
+        floor = max(r["rate"] for r in raws["kafka-python"])
+        tree = parallel["peak_rss_mb"] + sum(parallel["workers_rss_mb"])
+        print(f"\nkafka-python agent --workers {args.workers}: {parallel['rate']:,.0f} msg/s, "
+              f"{parallel['batches']} batches, {parallel['commits']} commits; / raw loop "
+              f"{parallel['rate'] / floor:.2f}, x{parallel['rate'] / agent['rate']:.2f} over --workers 1")
+        print(f"  per message:         {1e6 / parallel['rate']:.1f} us; main process waits: poll "
+              f"{parallel['poll_us']:.1f} + commit {parallel['commit_us']:.1f}")
+        print(f"  peak RSS, tree:      {tree:.0f} MB = main {parallel['peak_rss_mb']:.0f} + workers "
+              + " + ".join(f"{r:.0f}" for r in parallel["workers_rss_mb"]) + "   (sum of peaks; target < 150 MB)")
 
 
 if __name__ == "__main__":

@@ -191,6 +191,16 @@ def kafka_bootstrap(kafka_broker: KafkaBroker) -> str:
     return kafka_broker.bootstrap
 
 
+KAFKA_CLIENTS = ("kafka-python", "confluent-kafka")
+
+
+@pytest.fixture(params=KAFKA_CLIENTS)
+def kafka_client(request: pytest.FixtureRequest) -> str:
+    """The `kafka.client` an agent test runs with: every test that runs the agent's consumer runs
+    once per client, so both prove the same guarantees on the same broker."""
+    return request.param
+
+
 @pytest.fixture
 def kafka_topic(kafka_broker: KafkaBroker) -> str:
     """A fresh single-partition topic per test."""

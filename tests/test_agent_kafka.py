@@ -36,9 +36,15 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01".encode()
 
 
-def agent_config(broker: KafkaBroker, topics: list[str], group: str, **sections) -> dict:
+# The broker's shortest session: a killed member leaves the group sooner, so the agent started
+# after it is assigned its partitions sooner.
+SHORT_SESSION = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}
+
+
+def agent_config(broker: KafkaBroker, topics: list[str], group: str, client: str = "kafka-python",
+                 **sections) -> dict:
     return {
-        "kafka": {"bootstrap_servers": broker.bootstrap, "group_id": group, "topics": topics},
+        "kafka": {"bootstrap_servers": broker.bootstrap, "group_id": group, "topics": topics, "client": client},
         "limits": {"max_message_bytes": 4096},
         **sections,
     }
@@ -50,14 +56,15 @@ def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.mark.engine  # run on both engines (tests/engines.py)
-def test_10k_messages_counted_exactly_then_sigterm_commits(kafka_broker: KafkaBroker, workdir: Path) -> None:
+def test_10k_messages_counted_exactly_then_sigterm_commits(
+        kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
     topic = kafka_broker.create_topic(partitions=1)
     generated = list(generate(10_000, seed=11))
     values = [orjson.dumps(message) for message, _ in generated]
     kafka_broker.produce(topic, values[:-10])
     kafka_broker.produce(topic, values[-10:], headers=[("traceparent", TRACEPARENT)])
 
-    config = agent_config(kafka_broker, [topic], "exact")
+    config = agent_config(kafka_broker, [topic], "exact", kafka_client)
     agent = AgentProcess(workdir, config, batch_size=500)
     try:
         samples = agent.wait_messages(10_000, timeout=120)
@@ -93,7 +100,8 @@ def test_10k_messages_counted_exactly_then_sigterm_commits(kafka_broker: KafkaBr
 
 
 @pytest.mark.engine  # run on both engines (tests/engines.py)
-def test_malformed_and_tombstones_are_counted_and_skipped(kafka_broker: KafkaBroker, workdir: Path) -> None:
+def test_malformed_and_tombstones_are_counted_and_skipped(
+        kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
     topic = kafka_broker.create_topic(partitions=1)
     generated = list(generate(200, seed=5))
     good = [orjson.dumps(m) for m, _ in generated]
@@ -111,7 +119,8 @@ def test_malformed_and_tombstones_are_counted_and_skipped(kafka_broker: KafkaBro
             values.append(None)  # a tombstone
     kafka_broker.produce(topic, values)
 
-    config = agent_config(kafka_broker, [topic], "malformed", violations={"topic": f"{topic}-violations"})
+    config = agent_config(kafka_broker, [topic], "malformed", kafka_client,
+                          violations={"topic": f"{topic}-violations"})
     agent = AgentProcess(workdir, config, batch_size=100)
     try:
         samples = agent.wait_messages(len(values), timeout=90)
@@ -173,13 +182,15 @@ def probe_messages(n: int) -> list[bytes]:
     ]
 
 
-def test_kill_mid_stream_and_restart_checks_every_offset(kafka_broker: KafkaBroker, workdir: Path) -> None:
+def test_kill_mid_stream_and_restart_checks_every_offset(
+        kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
     n, batch = 12_000, 200
     topic = kafka_broker.create_topic(partitions=1)
     violations = f"{topic}-violations"
     kafka_broker.create_topic(violations, partitions=1)
     kafka_broker.produce(topic, probe_messages(n))
-    config = agent_config(kafka_broker, [topic], "killed", violations={"topic": violations})
+    config = agent_config(kafka_broker, [topic], "killed", kafka_client, violations={"topic": violations})
+    config["kafka"]["consumer"] = SHORT_SESSION
 
     first = AgentProcess(workdir, config, name="first", batch_size=batch)
     try:
@@ -214,11 +225,13 @@ def test_kill_mid_stream_and_restart_checks_every_offset(kafka_broker: KafkaBrok
     assert records[0]["id"] != "undefined" and records[0]["field"] == "thread_id"
 
 
-def test_two_agents_in_one_group_split_partitions(kafka_broker: KafkaBroker, workdir: Path) -> None:
+def test_two_agents_in_one_group_split_partitions(
+        kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
     topic = kafka_broker.create_topic(partitions=4)
     # Owner-collision findings depend on the order messages are seen in, which two consumers
     # interleave differently; every other count must add up exactly.
-    config = agent_config(kafka_broker, [topic], "pair", policy={"severity": {"owner_collision": "off"}})
+    config = agent_config(kafka_broker, [topic], "pair", kafka_client,
+                          policy={"severity": {"owner_collision": "off"}})
     a = AgentProcess(workdir, config, name="a", batch_size=300)
     b = AgentProcess(workdir, config, name="b", batch_size=300)
     try:
@@ -250,12 +263,13 @@ def test_two_agents_in_one_group_split_partitions(kafka_broker: KafkaBroker, wor
         b.close()
 
 
-def test_broker_down_at_start_and_mid_run(kafka_broker: KafkaBroker, workdir: Path) -> None:
+def test_broker_down_at_start_and_mid_run(
+        kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
     topic = kafka_broker.create_topic(partitions=2)
     violations = f"{topic}-violations"
     kafka_broker.create_topic(violations)
     # With violation records on, the record producer must not need the broker at start either.
-    config = agent_config(kafka_broker, [topic], "faults", violations={"topic": violations})
+    config = agent_config(kafka_broker, [topic], "faults", kafka_client, violations={"topic": violations})
     kafka_broker.stop()
     agent = AgentProcess(workdir, config)
     try:

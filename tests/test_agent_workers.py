@@ -21,7 +21,14 @@ from tests.kafka_broker import (
     total,
     wait_until,
 )
-from tests.test_agent_kafka import TRACE_ID, TRACEPARENT, agent_config, consume_all, probe_messages
+from tests.test_agent_kafka import (
+    SHORT_SESSION,
+    TRACE_ID,
+    TRACEPARENT,
+    agent_config,
+    consume_all,
+    probe_messages,
+)
 
 pytestmark = [
     pytest.mark.kafka,
@@ -58,14 +65,15 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_two_workers_count_10k_messages_exactly(kafka_broker: KafkaBroker, workdir: Path) -> None:
+def test_two_workers_count_10k_messages_exactly(
+        kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
     topic = kafka_broker.create_topic(partitions=1)
     generated = list(generate(10_000, seed=11))
     values = [orjson.dumps(message) for message, _ in generated]
     kafka_broker.produce(topic, values[:-10])
     kafka_broker.produce(topic, values[-10:], headers=[("traceparent", TRACEPARENT)])
 
-    config = agent_config(kafka_broker, [topic], "workers-exact", **NO_OWNER_RULE)
+    config = agent_config(kafka_broker, [topic], "workers-exact", kafka_client, **NO_OWNER_RULE)
     agent = AgentProcess(workdir, config, batch_size=500, extra_args=WORKERS)
     try:
         samples = agent.wait_messages(10_000, timeout=120)
@@ -89,13 +97,15 @@ def test_two_workers_count_10k_messages_exactly(kafka_broker: KafkaBroker, workd
 
 
 def test_kill_mid_stream_with_workers_and_restart_checks_every_offset(
-        kafka_broker: KafkaBroker, workdir: Path) -> None:
+        kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
     n, batch = 12_000, 200
     topic = kafka_broker.create_topic(partitions=1)
     violations = f"{topic}-violations"
     kafka_broker.create_topic(violations, partitions=1)
     kafka_broker.produce(topic, probe_messages(n))
-    config = agent_config(kafka_broker, [topic], "workers-killed", violations={"topic": violations})
+    config = agent_config(kafka_broker, [topic], "workers-killed", kafka_client,
+                          violations={"topic": violations})
+    config["kafka"]["consumer"] = SHORT_SESSION
 
     first = AgentProcess(workdir, config, name="first", batch_size=batch, extra_args=WORKERS)
     try:
@@ -127,13 +137,15 @@ def test_kill_mid_stream_with_workers_and_restart_checks_every_offset(
 
 
 def test_a_killed_worker_stops_the_agent_without_committing_its_batch(
-        kafka_broker: KafkaBroker, workdir: Path) -> None:
-    n, batch = 30_000, 200
+        kafka_broker: KafkaBroker, workdir: Path, kafka_client: str) -> None:
+    n, batch = 20_000, 200
     topic = kafka_broker.create_topic(partitions=1)
     violations = f"{topic}-violations"
     kafka_broker.create_topic(violations, partitions=1)
     kafka_broker.produce(topic, probe_messages(n))
-    config = agent_config(kafka_broker, [topic], "worker-died", violations={"topic": violations})
+    config = agent_config(kafka_broker, [topic], "worker-died", kafka_client,
+                          violations={"topic": violations})
+    config["kafka"]["consumer"] = SHORT_SESSION
 
     agent = AgentProcess(workdir, config, name="first", batch_size=batch, extra_args=WORKERS)
     try:

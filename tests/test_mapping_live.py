@@ -30,9 +30,9 @@ def message(legacy: str | None, target: str | None, user: str) -> bytes:
     return orjson.dumps(body)
 
 
-def config(broker: KafkaBroker, topic: str, group: str, state: Path) -> dict:
+def config(broker: KafkaBroker, topic: str, group: str, state: Path, client: str) -> dict:
     return {
-        "kafka": {"bootstrap_servers": broker.bootstrap, "group_id": group, "topics": [topic]},
+        "kafka": {"bootstrap_servers": broker.bootstrap, "group_id": group, "topics": [topic], "client": client},
         "violations": {"topic": f"{topic}-violations", "redact": "none"},
         "mappings": {MAPPING: {"legacy_paths": ["legacy_session_id"], "target_paths": ["session_id"],
                                "expect": ["session"], "covers": ["session_id"]}},
@@ -44,7 +44,8 @@ def mapping_records(broker: KafkaBroker, topic: str) -> list[dict]:
     return [r for r in consume_all(broker, f"{topic}-violations") if r["rule"].startswith("mapping_")]
 
 
-def test_live_pairs_give_the_same_findings_as_the_table(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
+def test_live_pairs_give_the_same_findings_as_the_table(
+        kafka_broker: KafkaBroker, tmp_path: Path, kafka_client: str) -> None:
     planted = planted_table(clean=400)
     topic = kafka_broker.create_topic()
     kafka_broker.create_topic(f"{topic}-violations")
@@ -56,7 +57,7 @@ def test_live_pairs_give_the_same_findings_as_the_table(kafka_broker: KafkaBroke
     values += [orjson.dumps({"session_id": legacy}) for legacy in mapped + unmapped]
     kafka_broker.produce(topic, values)
 
-    agent = AgentProcess(tmp_path, config(kafka_broker, topic, "live-mapping", tmp_path / "state.sqlite"),
+    agent = AgentProcess(tmp_path, config(kafka_broker, topic, "live-mapping", tmp_path / "state.sqlite", kafka_client),
                          batch_size=50)
     try:
         samples = agent.wait_messages(len(values), timeout=120)
@@ -74,7 +75,8 @@ def test_live_pairs_give_the_same_findings_as_the_table(kafka_broker: KafkaBroke
         agent.close()
 
 
-def test_pairs_are_remembered_across_an_agent_restart(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
+def test_pairs_are_remembered_across_an_agent_restart(
+        kafka_broker: KafkaBroker, tmp_path: Path, kafka_client: str) -> None:
     rng = random.Random(4)
     topic = kafka_broker.create_topic()
     kafka_broker.create_topic(f"{topic}-violations")
@@ -86,7 +88,7 @@ def test_pairs_are_remembered_across_an_agent_restart(kafka_broker: KafkaBroker,
     after = [message(legacy, second, user), message(other_legacy, first, user)] + \
         [message(lg, tg, user) for lg, tg in clean]  # replayed clean pairs stay clean
     state = tmp_path / "state.sqlite"
-    cfg = config(kafka_broker, topic, "restart-mapping", state)
+    cfg = config(kafka_broker, topic, "restart-mapping", state, kafka_client)
 
     kafka_broker.produce(topic, before)
     agent = AgentProcess(tmp_path, cfg, name="first", batch_size=20)

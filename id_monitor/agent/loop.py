@@ -3,7 +3,8 @@
     source.poll_batch ──▶ executor (this process, or the worker pool) ──▶ BatchResult
         ──▶ metrics.merge + violation records + flush ──▶ commit the batch's offsets (Kafka)
 
-The loop knows neither which source it drives (Kafka, or a stream of JSON Lines) nor where checking
+The loop knows neither which source it drives (a Kafka consumer of either client, or a stream of
+JSON Lines: `sources.source.Source` and `CommittingSource`) nor where checking
 happens: `InProcess` checks a batch at once; `WorkerPool` hands it to worker processes and the loop
 polls the next batch meanwhile. Either way a batch's results are recorded (metrics merged, violation
 records flushed) before its offsets are committed, so a crash replays at most one batch and never
@@ -32,6 +33,7 @@ from id_monitor.agent.workers import WorkerDied
 from id_monitor.logs import Throttle, get_logger, log_event
 from id_monitor.pipeline import BatchResult, Checker, Engine, Totals, build_engine
 from id_monitor.sources.kafka import kafka_source_label
+from id_monitor.sources.source import Source
 from id_monitor.sources.stream import STDIN_SOURCE, StreamSource
 
 log = get_logger("agent")
@@ -87,7 +89,7 @@ class Agent:
     """The running agent. `run()` blocks until SIGTERM/SIGINT (or end of input in stream mode) and
     returns the exit code. Build with `Agent.from_config(config)`."""
 
-    def __init__(self, engine: Engine, metrics: Any, source: Any, *, sink: Any = None, http: Any = None,
+    def __init__(self, engine: Engine, metrics: Any, source: Source, *, sink: Any = None, http: Any = None,
                  workers: int = 1, shapes: Any = None) -> None:
         self.engine = engine
         self.config = engine.config
@@ -114,18 +116,17 @@ class Agent:
 
     @classmethod
     def from_config(cls, config: Any, *, input_stream: BinaryIO | None = None, output: IO[str] | None = None,
-                    tuning: Any = None, registry: Any = None, serve_http: bool = True,
+                    batch_size: int | None = None, registry: Any = None, serve_http: bool = True,
                     workers: int | None = None) -> Agent:
         from id_monitor.sinks.metrics import IdMetrics
 
         engine = build_engine(config)
         if config.kafka is not None:
             from id_monitor.sinks.violations import KafkaViolationSink
-            from id_monitor.sources.kafka import KafkaSource
+            from id_monitor.sources.kafka_client import open_kafka_source
 
             labels = [kafka_source_label(t) for t in config.kafka.topics]
-            source: Any = KafkaSource(config.kafka.bootstrap_servers, config.kafka.group_id,
-                                      list(config.kafka.topics), tuning)
+            source: Source = open_kafka_source(config.kafka, batch_size=batch_size)
             sink = (KafkaViolationSink(config.kafka.bootstrap_servers, config.violations.topic, engine.redactor)
                     if config.violations is not None else None)
         else:

@@ -25,10 +25,11 @@ def run(
     input_path: Path | None = typer.Option(
         None, "--input", "-i", help="Read JSON Lines from this file instead of stdin (no-Kafka mode)."
     ),
-    batch_size: int = typer.Option(
-        2000, "--batch-size", min=1, max=100_000,
-        help="Kafka: most records per poll. Offsets are committed per batch, so this also bounds "
-        "how many messages a crash can make the next run check twice.",
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", min=1, max=100_000,
+        help="Kafka: most records per poll (default: kafka.consumer.max_poll_records, 2000). Offsets "
+        "are committed per batch, so this also bounds how many messages a crash can make the next "
+        "run check twice.",
     ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, max=64,
@@ -41,7 +42,6 @@ def run(
     from id_monitor.config import ConfigError, load_config
     from id_monitor.logs import configure
     from id_monitor.schema import SchemaError
-    from id_monitor.sources.kafka import ConsumerTuning
 
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         typer.echo(f"id-monitor run: --log-level {log_level!r}: use debug, info, warning or error", err=True)
@@ -68,7 +68,7 @@ def run(
     try:
         try:
             agent = Agent.from_config(cfg, input_stream=stream,
-                                      tuning=ConsumerTuning(max_poll_records=batch_size), workers=workers)
+                                      batch_size=batch_size, workers=workers)
         except OSError as exc:  # metrics.listen port taken or not bindable
             typer.echo(f"id-monitor run: cannot listen on {cfg.metrics.listen}: {exc.strerror}", err=True)
             raise typer.Exit(2) from None

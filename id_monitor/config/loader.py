@@ -37,6 +37,7 @@ from pydantic import (
 )
 
 from id_monitor.config.http import HttpSpec
+from id_monitor.config.kafka_consumer import KAFKA_CLIENTS, ConsumerSpec, KafkaClient, unsupported_options
 from id_monitor.config.safe_yaml import YamlError, read_text, shown
 from id_monitor.config.safe_yaml import load as load_yaml
 from id_monitor.model import RULES
@@ -200,6 +201,19 @@ class KafkaSpec(Section):
     group_id: str = "id-monitor"
     topics: StrList = Field(default_factory=lambda: ["agent-events"], min_length=1)
     workers: int = Field(1, ge=1, le=64)  # checking processes (`id-monitor run --workers` wins)
+    # Which client consumes (docs/agent.md): kafka-python is pure Python; confluent-kafka
+    # (librdkafka, extra `id-monitor[confluent]`) is for topics kafka-python cannot keep up with.
+    client: KafkaClient = "kafka-python"
+    consumer: ConsumerSpec = Field(default_factory=ConsumerSpec)
+
+    @model_validator(mode="after")
+    def _client_honours_consumer(self) -> KafkaSpec:
+        unsupported = unsupported_options(self.consumer, self.client)
+        if unsupported:
+            others = [c for c in KAFKA_CLIENTS if c != self.client]
+            raise ValueError(f"consumer.{unsupported[0]} is not a setting kafka.client {self.client} can "
+                             f"honour (only {', '.join(others)} has it); remove it or change kafka.client")
+        return self
 
 
 def _check_listen(value: str) -> str:

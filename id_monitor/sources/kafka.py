@@ -1,4 +1,4 @@
-"""The Kafka source: a kafka-python consumer in a consumer group, committing only what was counted.
+"""The kafka-python source: a consumer in a consumer group, committing only what was counted.
 
 Auto-commit is off. The agent polls a batch, records every message's results, flushes violation
 records, and only then commits the batch's next offsets: at-least-once, never a skipped message.
@@ -15,11 +15,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from id_monitor.logs import Throttle, get_logger, log_event
 from id_monitor.sources.batch import Batch, Chunk
+from id_monitor.sources.pending_commit import PendingCommit
+
+__all__ = ["Backoff", "KafkaSource", "PendingCommit", "kafka_source_label"]
 
 log = get_logger("kafka")
 
@@ -27,42 +29,6 @@ log = get_logger("kafka")
 def kafka_source_label(topic: str) -> str:
     """The `source` label of a topic's messages."""
     return f"kafka:{topic}"
-
-
-@dataclass
-class ConsumerTuning:
-    """Consumer settings that decide throughput and latency; the defaults suit ~1 KB messages."""
-
-    max_poll_records: int = 2000
-    fetch_max_bytes: int = 8 * 1024 * 1024
-    max_partition_fetch_bytes: int = 2 * 1024 * 1024
-    fetch_max_wait_ms: int = 200
-    session_timeout_ms: int = 10000
-    heartbeat_interval_ms: int = 3000
-    request_timeout_ms: int = 15000
-    max_poll_interval_ms: int = 300000
-    auto_offset_reset: str = "earliest"
-    # kafka-python backs off reconnects up to 30 s by default: far too slow to notice a broker
-    # that came back. Its client-side metrics cost time per record and nothing here reads them.
-    reconnect_backoff_max_ms: int = 2000
-    metrics_enabled: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_kwargs(self) -> dict[str, Any]:
-        return {
-            "max_poll_records": self.max_poll_records,
-            "fetch_max_bytes": self.fetch_max_bytes,
-            "max_partition_fetch_bytes": self.max_partition_fetch_bytes,
-            "fetch_max_wait_ms": self.fetch_max_wait_ms,
-            "session_timeout_ms": self.session_timeout_ms,
-            "heartbeat_interval_ms": self.heartbeat_interval_ms,
-            "request_timeout_ms": self.request_timeout_ms,
-            "max_poll_interval_ms": self.max_poll_interval_ms,
-            "auto_offset_reset": self.auto_offset_reset,
-            "reconnect_backoff_max_ms": self.reconnect_backoff_max_ms,
-            "metrics_enabled": self.metrics_enabled,
-            **self.extra,
-        }
 
 
 class Backoff:
@@ -80,44 +46,17 @@ class Backoff:
         self.failures = 0
 
 
-class PendingCommit:
-    """An offset commit sent but not yet answered. Resolved on kafka-python's IO thread."""
-
-    def __init__(self, offsets: dict[Any, int]) -> None:
-        self.offsets = offsets
-        self._done = threading.Event()
-        self._error: BaseException | None = None
-        self.reported = False  # a synchronous commit's failure is logged already
-
-    @classmethod
-    def settled(cls, offsets: dict[Any, int], ok: bool) -> PendingCommit:
-        pending = cls(dict(offsets))
-        pending.reported = True
-        pending._resolve(None if ok else RuntimeError("synchronous commit failed"))
-        return pending
-
-    def _resolve(self, value: Any) -> None:
-        if isinstance(value, BaseException):
-            self._error = value
-        self._done.set()
-
-    def wait(self, timeout_ms: int) -> BaseException | None:
-        """None once the broker took the offsets, else why not (a timeout included)."""
-        if not self._done.wait(timeout_ms / 1000):
-            return TimeoutError(f"no commit answer within {timeout_ms} ms")
-        return self._error
-
-
 class KafkaSource:
-    """One consumer group member over `topics`. Not thread-safe: one loop drives it; `assigned()`
-    and `reachable` are plain reads that the health server may do from another thread."""
+    """One consumer group member over `topics` (a `sources.source.CommittingSource`). Not
+    thread-safe: one loop drives it; `assigned()` and `reachable` are plain reads that the health
+    server may do from another thread."""
 
     def __init__(
         self,
         bootstrap_servers: str,
         group_id: str,
         topics: list[str],
-        tuning: ConsumerTuning | None = None,
+        settings: dict[str, Any] | None = None,
         *,
         throttle: Throttle | None = None,
         on_revoked: Callable[[set[Any]], None] | None = None,
@@ -125,7 +64,8 @@ class KafkaSource:
         self.bootstrap_servers = bootstrap_servers
         self.group_id = group_id
         self.topics = list(topics)
-        self.tuning = tuning or ConsumerTuning()
+        # kafka-python's own keyword arguments (config.kafka_consumer.consumer_settings).
+        self.settings = dict(settings or {})
         self.throttle = throttle or Throttle(log)
         self.on_revoked = on_revoked
         self.consumer: Any = None
@@ -169,7 +109,9 @@ class KafkaSource:
                 group_id=self.group_id,
                 enable_auto_commit=False,
                 bootstrap_timeout_ms=3000,
-                **self.tuning.as_kwargs(),
+                # Its client-side metrics cost time per record and nothing here reads them.
+                metrics_enabled=False,
+                **self.settings,
             )
             consumer.subscribe(self.topics, listener=_Listener())
         except Exception as exc:  # NoBrokersAvailable, KafkaTimeoutError, DNS errors...
@@ -272,7 +214,7 @@ class KafkaSource:
             self._commit_failed(exc, len(offsets))
             return None
         pending = PendingCommit(dict(offsets))
-        future.add_both(pending._resolve)
+        future.add_both(pending.resolve)
         return pending
 
     def settle(self, pending: PendingCommit, timeout_ms: int) -> bool:
