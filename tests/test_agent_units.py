@@ -114,7 +114,7 @@ def test_checker_counts_every_outcome_and_never_raises() -> None:
 
 
 def test_checker_survives_a_judge_that_raises() -> None:
-    agent = _agent()
+    agent = _agent({"engine": "python"})  # the Python judge is the one replaced by a broken one
 
     class Broken:
         def check(self, message, observed_ms):
