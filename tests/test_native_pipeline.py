@@ -188,3 +188,20 @@ def test_auto_fallback_is_one_plain_notice_on_a_command(tmp_path):
     notices = [line for line in done.stderr.decode().splitlines() if line.startswith("id-monitor: ")]
     assert len(notices) == 1 and "using the Python engine" in notices[0]
     assert ("revision" if native.available() else "not built") in notices[0]
+
+
+@needs_core
+def test_a_core_that_raises_costs_no_message_the_python_path_checks_the_chunk(caplog):
+    config = CONFIGS[next(iter(CONFIGS))]
+    raws: list[bytes | None] = [orjson.dumps(m) for m, _ in generate(200, seed=4, now_ms=NOW)]
+    chunks = [Chunk("stdin", None, None, _records(raws))]
+    expected = _plain(Checker(_engine(config, "python")).check_batch(chunks, NOW))
+    broken = Checker(_engine(config, "native"))
+
+    class Raising:
+        def check_batch(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("core bug")
+
+    broken._native._core = Raising()  # type: ignore[union-attr]
+    assert _plain(broken.check_batch(chunks, NOW)) == expected
+    assert "native_check_failed" in caplog.text
