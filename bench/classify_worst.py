@@ -32,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from id_monitor.classify import Classifier  # noqa: E402
-from id_monitor.traffic import generate  # noqa: E402
+from id_monitor.classify import Classifier
+from id_monitor.traffic import generate
 
 MAX_LENGTH = 256
 ALPHABET = string.ascii_letters + string.digits + "_-:."
