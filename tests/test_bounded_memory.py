@@ -184,3 +184,29 @@ def test_metrics_keep_their_series_whatever_the_values():
     after = (len(metrics._ids), len(metrics._findings), len(metrics._messages), len(metrics._ages))
     assert after == sizes
     assert len(metrics._exemplars) <= len(metrics._ids) + len(metrics._findings)
+
+
+def test_shape_tracking_of_hostile_uniques_stays_small():
+    """Regression: every unknown ID of a new shape used to leave its signature plan (about 5 KB)
+    in a per-field cache of 4,096, so all-unique shapes grew each configured field's miner by
+    ~20 MB before the cache was full (the agent: ~140 MB over 6 fields and `other`). A plan is now
+    kept from a signature's second sighting on, in a cache of MAX_PLANS."""
+    import tracemalloc
+
+    from tests.support.hostile import hostile_value
+
+    rng = random.Random(8)
+    values = [v for v in (hostile_value(rng) for _ in range(12_000)) if isinstance(v, str)][:5000]
+    tracker = ShapeTracker(["thread_id"], capacity=64)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for value in values:
+        tracker.observe("thread_id", value)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    miner = tracker._miners["thread_id"]
+    assert miner.state_size()["plans"] <= 500  # only the signatures seen twice (short shapes repeat)
+    assert grown < 4_000_000, f"{grown / 1e6:.1f} MB for 5,000 unique shapes"
+    for value in values + values:  # each signature seen again: plans are cached, up to the bound
+        tracker.observe("thread_id", value)
+    assert 0 < miner.state_size()["plans"] <= MAX_PLANS <= 1024
