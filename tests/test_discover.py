@@ -263,7 +263,7 @@ def test_state_is_bounded_whatever_the_input_size():
     small = miner.state_size()
     feed(miner, 18_000)
     large = miner.state_size()
-    bound = {"shapes": 64, "heap": 64, "plans": MAX_PLANS,
+    bound = {"shapes": 64, "heap": 64, "plans": MAX_PLANS, "sighted": MAX_PLANS,
              "literal_tables": 64 * MAX_LITERAL_POSITIONS,
              "literals": 64 * MAX_LITERAL_POSITIONS * LITERALS_PER_POSITION,
              "support_hashes": 64 * MAX_LITERAL_POSITIONS * LITERALS_PER_POSITION * 20,

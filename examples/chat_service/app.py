@@ -194,7 +194,14 @@ def create_app(
     if otel:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="metrics,healthz")
+        from id_monitor.otel.scrub import server_request_hook
+        from id_monitor.pipeline import build_engine
+
+        # The instrumentation writes the raw request target (IDs in the path and query) on the
+        # server span; the hook shows them redacted, as every other output does.
+        scrub = server_request_hook(build_engine(config if config is not None else load_service_config(enforce)))
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="metrics,healthz",
+                                           server_request_hook=scrub)
     if id_monitor:
         from id_monitor.otel import instrument_app
 

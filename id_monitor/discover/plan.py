@@ -7,7 +7,8 @@ digits, so a shape with random hex, counters or ULIDs has few signatures. What a
 characters decide (counter, epoch time, hex, word ...) is decided per ID by
 tokenise.classify_run. A UUID spans separators, so its spans are checked per ID; an ID whose
 check disagrees with the plan takes the slow path (tokenise). Plans are cached in a bounded
-dict, cleared when full.
+dict (MAX_PLANS, cleared when full) from a signature's second sighting on: a plan of a long ID
+holds a few KB, and all-unique shapes must not fill the cache with plans never used again.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from id_monitor.discover.tokenise import (
     tokenise,
 )
 
-MAX_PLANS = 4096
+MAX_PLANS = 1024
 _UUID_CHARS = "0123456789abcdefABCDEF-"  # the dashes' places are fixed by the signature
 _UUID_RUNS = (8, 4, 4, 4, 12)
 

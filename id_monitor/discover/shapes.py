@@ -122,6 +122,9 @@ class ShapeMiner:
         self.total = 0
         self._shapes: SpaceSaving[Key, ShapeStats | None] = SpaceSaving(capacity, lambda key: None)
         self._plans: dict[bytes, Plan] = {}
+        # Signatures seen once: a plan is kept from the second sighting on, so all-unique shapes
+        # (hostile traffic) cost a set entry each instead of a plan of a few KB each.
+        self._sighted: set[bytes] = set()
         self._items = self._shapes._items  # read-only view for the hot path
 
     @property
@@ -136,9 +139,16 @@ class ShapeMiner:
             sig = value.encode("ascii").translate(SIGNATURE)
             plan = plans.get(sig)
             if plan is None:
-                if len(plans) >= MAX_PLANS:
-                    plans.clear()
-                plan = plans[sig] = Plan(value, _bucket)
+                plan = Plan(value, _bucket)
+                sighted = self._sighted
+                if sig in sighted:
+                    if len(plans) >= MAX_PLANS:
+                        plans.clear()
+                    plans[sig] = plan
+                else:
+                    if len(sighted) >= MAX_PLANS:
+                        sighted.clear()
+                    sighted.add(sig)
             key = plan.read(value)
         if key is None:  # non-ASCII, over-long, or not what its signature's plan expects
             plan = Plan(value, _bucket)
@@ -194,6 +204,7 @@ class ShapeMiner:
             "shapes": len(self._shapes),
             "heap": len(self._shapes._heap),
             "plans": len(self._plans),
+            "sighted": len(self._sighted),
             "literal_tables": len(tables),
             "literals": sum(len(t.words) for t in tables),
             "support_hashes": sum(slot[1].count for t in tables for slot in t.words.values()
