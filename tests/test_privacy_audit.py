@@ -193,3 +193,43 @@ def test_403_bodies_spans_and_metrics_of_the_fastapi_layer_show_no_marker(chat_s
         assert [v for v in raw if v in shown] == [], (span.name, leaked, shown[-300:])
     assert [v for v in raw if v in scraped] == []
     assert [v for v in raw if v in caplog.text] == []
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("redact", ["mask", "hash"])
+def test_violation_records_and_headers_on_kafka_show_no_marker(kafka_broker, kafka_client, tmp_path, redact):
+    """The agent on a real broker, violation records produced to a topic: every record's value and
+    headers, the agent's debug logs and /metrics (with traceparent exemplars) carry no marker."""
+    from kafka import KafkaConsumer
+
+    from tests.kafka_broker import AgentProcess
+
+    topic = kafka_broker.create_topic(partitions=2)
+    violations = f"{topic}-violations"
+    kafka_broker.create_topic(violations, partitions=1)
+    messages = marker_messages()
+    traceparent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    kafka_broker.produce(topic, [json.dumps(m).encode() for m in messages], headers=[("traceparent", traceparent)])
+    config = {"kafka": {"bootstrap_servers": kafka_broker.bootstrap, "group_id": f"privacy-{redact}",
+                        "topics": [topic], "client": kafka_client},
+              "violations": {"topic": violations, "redact": redact}}
+    agent = AgentProcess(tmp_path, config, extra_args=["--log-level", "debug"])
+    try:
+        agent.wait_messages(len(messages), timeout=90)
+        scraped = agent.get("/metrics", accept="application/openmetrics-text")[1]
+        agent.terminate()
+        logs = agent.logs()
+    finally:
+        agent.close()
+    consumer = KafkaConsumer(violations, bootstrap_servers=kafka_broker.bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=5000)
+    try:
+        records = [(record.value.decode(), [(k, v.decode()) for k, v in record.headers]) for record in consumer]
+    finally:
+        consumer.close()
+    rules = {json.loads(value)["rule"] for value, _ in records}
+    assert {"isolation_breach", "unknown_format"} <= rules  # the records are there to search
+    assert "# {" in scraped  # exemplars are exported (trace ids are not IDs of the platform)
+    for value, headers in records:
+        assert leaks(value) == [] and leaks(repr(headers)) == [], (value, headers)
+    assert leaks(scraped) == [] and leaks(logs) == [] and '"event"' in logs
