@@ -53,6 +53,7 @@ def test_hostile_uniques_do_not_add_series():
     assert seen == AUDIT_MESSAGES
     assert findings > AUDIT_MESSAGES // 10  # hostile traffic is judged, not skipped
     warm, end = counts
+    print(f"cardinality audit: {seen:,} messages, {warm:,} series after warm-up, {end:,} at the end")
     assert end == warm, f"series grew from {warm} to {end} after warm-up"
     scrape = b"".join(line for line in _scrape(metrics))
     assert b"kafka:" + b"events" in scrape  # the configured source is a label, random ones are not
