@@ -108,5 +108,12 @@ def test_a_judge_that_raises_is_caught(monkeypatch):
         raise RuntimeError("bug")
 
     monkeypatch.setattr(checker.judge, "check", broken)
+    if checker._native is not None:  # the native engine: its core fails too, so the Python path runs
+
+        class Raising:
+            def check_batch(self, *args, **kwargs):
+                raise RuntimeError("core bug")
+
+        monkeypatch.setattr(checker._native, "_core", Raising())
     with pytest.raises(Defect, match="judging raised"):
         fuzz_targets.message(b'\x00{"thread_id": "x"}')
