@@ -168,8 +168,8 @@ def unique_lines(seed: int, templates: int = 2000):
         yield template % values
 
 
-def soak(minutes: float, interval: float = 10.0, seed: int = 1, progress=None) -> SoakResult:
-    """Run the agent for `minutes` under all-unique traffic; the samples taken."""
+def soak(minutes: float, interval: float = 10.0, seed: int = 1, progress=None, engine: str = "auto") -> SoakResult:
+    """Run the agent for `minutes` under all-unique traffic on `engine`; the samples taken."""
     import yaml
 
     from tests.support.net import free_port
@@ -179,7 +179,7 @@ def soak(minutes: float, interval: float = 10.0, seed: int = 1, progress=None) -
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="id-monitor-soak-") as tmp:
         config = Path(tmp) / "soak.yaml"
-        config.write_text(yaml.safe_dump({"metrics": {"listen": f"127.0.0.1:{port}"}}))
+        config.write_text(yaml.safe_dump({"engine": engine, "metrics": {"listen": f"127.0.0.1:{port}"}}))
         env = {k: v for k, v in os.environ.items() if not k.startswith("ID_MONITOR_")}
         log = open(Path(tmp) / "agent.log", "wb")  # noqa: SIM115 - the agent's stderr, closed below
         agent = subprocess.Popen([sys.executable, "-m", "id_monitor", "run", "--config", str(config)],
@@ -261,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-slope", type=float, default=MAX_SLOPE_MB_PER_MIN,
                         help=f"RSS slope bound over the last half, MB/min (default {MAX_SLOPE_MB_PER_MIN})")
     parser.add_argument("--seed", type=int, default=1, help="traffic seed (default 1)")
+    parser.add_argument("--engine", choices=["auto", "native", "python"], default="auto",
+                        help="the engine the agent checks on (default auto)")
     parser.add_argument("--json", type=Path, help="also write the samples and summary to this file")
     args = parser.parse_args(argv)
     if args.minutes <= 0 or args.interval <= 0 or args.interval > args.minutes * 60:
@@ -270,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{sample.seconds:7.1f} s  rss {sample.rss_mb:7.2f} MB  series {sample.series}  "
               f"messages {int(sample.messages):,}", flush=True)
 
-    result = soak(args.minutes, args.interval, args.seed, progress)
+    result = soak(args.minutes, args.interval, args.seed, progress, engine=args.engine)
     summary = result.summary()
     problems = verdict(result, args.max_slope)
     print(json.dumps(summary))
