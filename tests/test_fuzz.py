@@ -60,6 +60,7 @@ def short_runs() -> dict[str, subprocess.CompletedProcess[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the first one waits for every target's short run (the module fixture)
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_short_fuzz_run_finds_no_crash(name, short_runs):
     done = short_runs[name]
