@@ -189,16 +189,12 @@ class ConfluentSource:
         except Exception as exc:  # KafkaException (fatal errors), RuntimeError (closed)
             self.throttle.log(logging.WARNING, "poll_failed", key="poll", error=f"{type(exc).__name__}: {exc}")
             return None
-        records: dict[tuple[str, int], list[Record]] = {}
-        for message in messages:
-            if message.error() is not None:
-                self._message_error(message.error())
-                continue
-            key = (message.topic(), message.partition())
-            bucket = records.get(key)
-            if bucket is None:
-                bucket = records[key] = []
-            bucket.append(Record(message.value(), message.headers(), message.offset()))
+        if any([message.error() is not None for message in messages]):  # noqa: C419  (a list comprehension is faster here)
+            for message in messages:
+                if message.error() is not None:
+                    self._message_error(message.error())
+            messages = [message for message in messages if message.error() is None]
+        records = self._by_partition(messages)
         if not records:
             return None
         if not self.reachable:
@@ -208,6 +204,24 @@ class ConfluentSource:
             chunks.append(Chunk(self.label(topic), topic, partition, bucket))
             offsets[Partition(topic, partition)] = bucket[-1].offset + 1
         return Batch(chunks, offsets)
+
+    @staticmethod
+    def _by_partition(messages: list[Any]) -> dict[tuple[str, int], list[Record]]:
+        """Records per (topic, partition), in message order. This runs for every message of every
+        batch: one comprehension when the whole batch is of one partition, a loop otherwise."""
+        new = tuple.__new__  # a named tuple built without its Python-level __new__
+        keys = {(message.topic(), message.partition()) for message in messages}
+        if len(keys) == 1:
+            return {keys.pop(): [new(Record, (message.value(), message.headers(), message.offset()))
+                                 for message in messages]}
+        records: dict[tuple[str, int], list[Record]] = {}
+        for message in messages:
+            key = (message.topic(), message.partition())
+            bucket = records.get(key)
+            if bucket is None:
+                bucket = records[key] = []
+            bucket.append(new(Record, (message.value(), message.headers(), message.offset())))
+        return records
 
     def _message_error(self, error: Any) -> None:
         if error.name() in _BROKER_DOWN:
