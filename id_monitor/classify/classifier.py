@@ -41,8 +41,6 @@ class Classifier:
         self.cache_size = cache_size
         self._cache: BoundedCache[str, IdInfo] = BoundedCache(
             cache_size, "generations", admit_on_second_sighting=True)
-        self._hit = self._cache.get
-        self._old_hit = self._cache.old.get
 
     @property
     def schema(self) -> Schema:
