@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from id_monitor.judge import rules
-from id_monitor.judge.rules import FieldPolicy, FormatFacts, Message
+from id_monitor.judge.rules import FieldPolicy, FormatFacts, Message, new_message
 from id_monitor.model import RULES, IdInfo
 
 CONN = "ws_conn_test_use_1757367656601_1_a2f73ae7"
@@ -29,7 +29,7 @@ ANY_FIELD = FieldPolicy("f", None, "warning")
 
 
 def message(values: dict | None = None, owner: str | None = "test_use", observed_ms: int = NOW) -> Message:
-    return Message(values or {}, owner, observed_ms)
+    return new_message(values or {}, owner, observed_ms)
 
 
 def test_every_rule_has_a_default_severity_or_a_policy() -> None:

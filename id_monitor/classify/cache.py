@@ -30,6 +30,9 @@ EVICTIONS: tuple[str, ...] = ("generations", "fifo", "refuse")
 class BoundedCache(dict, Generic[K, V]):  # type: ignore[type-arg]
     """A dict holding at most about `capacity` entries (see the module docstring)."""
 
+    # slots, not an instance __dict__: the interpreter specialises reads of these on the miss path
+    __slots__ = ("_doorkeeper", "_limit", "capacity", "eviction", "old")
+
     def __init__(self, capacity: int, eviction: Eviction = "fifo", *,
                  admit_on_second_sighting: bool = False) -> None:
         super().__init__()

@@ -41,8 +41,6 @@ class Classifier:
         self.cache_size = cache_size
         self._cache: BoundedCache[str, IdInfo] = BoundedCache(
             cache_size, "generations", admit_on_second_sighting=True)
-        self._hit = self._cache.get
-        self._old_hit = self._cache.old.get
 
     @property
     def schema(self) -> Schema:
@@ -56,21 +54,23 @@ class Classifier:
             value = str.__str__(value)  # a str subclass: classify its plain text
         if len(value) > self.max_length:
             return TOO_LONG  # before the cache: hashing would scan it, caching would keep it
-        info = self._hit(value)
+        cache = self._cache
+        info = cache.get(value)
         if info is not None:
             return info
-        info = self._old_hit(value)
+        info = cache.old.get(value)
         if info is not None:
-            self._cache.offer(value, info)  # copied forward into the young generation
+            cache.offer(value, info)  # copied forward into the young generation
             return info
         if not value:
             return EMPTY
+        match = self._match  # a local: a call through an instance attribute is not specialised
         try:
-            info = self._match(value)
+            info = match(value)
         except Exception:  # noqa: BLE001 - a bug in a decoder must not take the pipeline down
             return ERROR
         if self.cache_size:
-            self._cache.offer(value, info)
+            cache.offer(value, info)
         return info
 
     @property

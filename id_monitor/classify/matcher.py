@@ -65,7 +65,7 @@ def _make_builder(variant: Variant, outer: int, groups: dict[str, int]) -> Build
     fixed_type = fmt.id_type
     type_group = outer + groups[fmt.id_type_segment] if fmt.id_type_segment is not None else 0
     owner_group = ts_group = counter_group = 0
-    ts_scale = 1
+    ts_scale = 1  # seconds -> ms; multiplied only when not 1: epoch times are multi-digit ints
     plain: list[tuple[str, int]] = []
     decoders: list[tuple[int, Callable[[str], Any]]] = []
     for seg in variant.segments:
@@ -87,7 +87,7 @@ def _make_builder(variant: Variant, outer: int, groups: dict[str, int]) -> Build
     if decoders:
         def build_decoded(m: re.Match[str]) -> IdInfo | None:
             parts = {key: m[group] for key, group in plain}
-            ts = int(m[ts_group]) * ts_scale if ts_group else None
+            ts = (int(m[ts_group]) if ts_scale == 1 else int(m[ts_group]) * ts_scale) if ts_group else None
             for group, decode in decoders:
                 decoded = decode(m[group])
                 if decoded is None:
@@ -108,16 +108,19 @@ def _make_builder(variant: Variant, outer: int, groups: dict[str, int]) -> Build
         def parts_of(m: re.Match[str]) -> Any:
             return MappingProxyType({only_key: m[only_group]})
     elif plain:
+        keys = tuple(key for key, _ in plain)
+        plain_groups = tuple(group for _, group in plain)
+
         def parts_of(m: re.Match[str]) -> Any:
-            return MappingProxyType({key: m[group] for key, group in plain})
+            return MappingProxyType(dict(zip(keys, m.group(*plain_groups))))
     else:
         def parts_of(m: re.Match[str]) -> Any:
             return EMPTY_PARTS
 
-    if not type_group and not owner_group and ts_group and counter_group:
-        # The commonest target shape (`thread_{ts}_{counter}_{hex}`): no branch at run time.
+    if not type_group and not owner_group and ts_group and counter_group and ts_scale == 1:
+        # The commonest target shape (`thread_{ts_ms}_{counter}_{hex}`): no branch at run time.
         def build_stamped(m: re.Match[str]) -> IdInfo:
-            return _new_info(IdInfo, (status, name, fixed_type, None, int(m[ts_group]) * ts_scale,
+            return _new_info(IdInfo, (status, name, fixed_type, None, int(m[ts_group]),
                                       int(m[counter_group]), None, parts_of(m)))
 
         return build_stamped
@@ -125,7 +128,8 @@ def _make_builder(variant: Variant, outer: int, groups: dict[str, int]) -> Build
     def build(m: re.Match[str]) -> IdInfo:
         return _new_info(IdInfo, (
             status, name, m[type_group] if type_group else fixed_type, m[owner_group] if owner_group else None,
-            int(m[ts_group]) * ts_scale if ts_group else None, int(m[counter_group]) if counter_group else None,
+            (int(m[ts_group]) if ts_scale == 1 else int(m[ts_group]) * ts_scale) if ts_group else None,
+            int(m[counter_group]) if counter_group else None,
             None, parts_of(m)))
 
     return build
@@ -245,15 +249,20 @@ class Matcher:
             return length_routes.get(len(text), plain_route)
 
         self.route: Callable[[str], Route] = route
+        token_fields = {t: tuple(r) for t, r in token_routes.items()}
+        length_fields = {n: tuple(r) for n, r in length_routes.items()}
+        underscore_fields, plain_fields = tuple(underscore_route), tuple(plain_route)
 
         def match(text: str) -> IdInfo:
             """IdInfo for a non-empty str (length limits are the caller's business)."""
             # `route` inlined: this is the cold path of every new ID, and a call costs ~5% of it.
             cut = text.find("_")
+            # a Route is a named tuple, whose unpacking the interpreter does not specialise: the
+            # plain tuple of its fields is kept beside it
             if cut >= 0:
-                fullmatch, builders, max_length, bucket = token_routes.get(text[:cut], underscore_route)
+                fullmatch, builders, max_length, bucket = token_fields.get(text[:cut], underscore_fields)
             else:
-                fullmatch, builders, max_length, bucket = length_routes.get(len(text), plain_route)
+                fullmatch, builders, max_length, bucket = length_fields.get(len(text), plain_fields)
             if len(text) > max_length:
                 return NO_MATCH
             m = fullmatch(text)

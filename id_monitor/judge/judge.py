@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from id_monitor.extract import Extractor
 from id_monitor.judge import rules
 from id_monitor.judge.owners import OwnerCollisions
-from id_monitor.judge.report import Report
+from id_monitor.judge.report import Report, new_report
 from id_monitor.judge.rules import FieldPolicy, FormatFacts, IdRule, Message, TypeMatcher
 from id_monitor.mapping.live import LivePairs, open_store
 from id_monitor.model import MESSAGE_FIELD, Severity
@@ -210,7 +210,7 @@ class Judge:
         check_required: bool,
     ) -> Report:
         ids: list[tuple[str, Any]] = []
-        message = Message(values, owner[: self._width] if owner else None, observed_ms)
+        message = rules.new_message(values, owner[: self._width] if owner else None, observed_ms)
         findings = message.findings
         classify = self._classify
         plans, default_plan = self._plans, self._default_plan
@@ -236,7 +236,7 @@ class Judge:
             if distinct:
                 findings.append(rules.owner_collision(message.owner_prefix or owner, distinct,
                                                       self.severity["owner_collision"]))  # type: ignore[arg-type]
-        return Report(ids, findings, owner, message.isolation, message_type)
+        return new_report(ids, findings, owner, message.isolation, message_type)
 
     def flush(self) -> None:
         """Commit what the stateful checks remember (the mapping pairs): called once per batch,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from id_monitor.model import MESSAGE_FIELD, Finding, IdInfo, Severity
+from id_monitor.model import MESSAGE_FIELD, Finding, IdInfo, Severity, finding
 
 # Severity of each rule unless `policy.severity` says otherwise. legacy_id is absent on purpose:
 # its severity comes from the legacy policy (allow / warn / violation), globally or per field.
@@ -97,16 +97,35 @@ class FieldPolicy(NamedTuple):
 
 
 class Message:
-    """The message being judged: where rules put their findings, and what they compare against."""
+    """The message being judged: where rules put their findings, and what they compare against.
 
-    __slots__ = ("findings", "isolation", "observed_ms", "owner_prefix", "values")
+    Built by `new_message`. `skew_window` is the (earliest, latest) creation time an ID may carry,
+    worked out by TimestampSkew at the message's first timestamped ID."""
 
-    def __init__(self, values: Mapping[str, list[Any]], owner_prefix: str | None, observed_ms: int) -> None:
-        self.values = values
-        self.owner_prefix = owner_prefix
-        self.observed_ms = observed_ms
-        self.findings: list[Finding] = []
-        self.isolation: list[tuple[str, str]] = []
+    __slots__ = ("findings", "isolation", "observed_ms", "owner_prefix", "skew_window", "values")
+
+    values: Mapping[str, list[Any]]
+    owner_prefix: str | None
+    observed_ms: int
+    findings: list[Finding]
+    isolation: list[tuple[str, str]]
+    skew_window: tuple[int, int] | None
+
+
+_new_object = object.__new__
+
+
+def new_message(values: Mapping[str, list[Any]], owner_prefix: str | None, observed_ms: int) -> Message:
+    """A Message to judge. A function, not `Message.__init__`: calling a class runs its `__init__`
+    from C, a frame the interpreter cannot inline, and this runs once per message."""
+    message = _new_object(Message)
+    message.values = values
+    message.owner_prefix = owner_prefix
+    message.observed_ms = observed_ms
+    message.findings = []
+    message.isolation = []
+    message.skew_window = None
+    return message
 
 
 class IdRule:
@@ -135,7 +154,7 @@ class UnknownFormat(IdRule):
         return facts.status == "unknown"
 
     def __call__(self, message: Message, field: str, value: str, info: IdInfo) -> None:
-        message.findings.append(Finding("unknown_format", field, self.severity, value, info, info.reason))
+        message.findings.append(finding("unknown_format", field, self.severity, value, info, info.reason))
 
 
 class LegacyId(IdRule):
@@ -149,7 +168,7 @@ class LegacyId(IdRule):
         return facts.status == "legacy" and field.legacy == self.severity
 
     def __call__(self, message: Message, field: str, value: str, info: IdInfo) -> None:
-        message.findings.append(Finding("legacy_id", field, self.severity, value, info))
+        message.findings.append(finding("legacy_id", field, self.severity, value, info))
 
 
 class UnexpectedType(IdRule):
@@ -160,12 +179,13 @@ class UnexpectedType(IdRule):
     with a fixed id_type is decided once; one that takes its id_type from the ID is checked per ID.
     """
 
-    __slots__ = ("accepts", "shape_only")
+    __slots__ = ("accepts", "accepts_type", "shape_only")
     name = "unexpected_type"
 
     def __init__(self, severity: Severity, accepts: TypeMatcher, shape_only: frozenset[str]) -> None:
         super().__init__(severity)
         self.accepts = accepts
+        self.accepts_type = accepts.__call__  # a bound method: its call is specialised, a call through __call__ is not
         self.shape_only = shape_only
 
     def applies(self, field: FieldPolicy, facts: FormatFacts) -> bool:
@@ -177,10 +197,10 @@ class UnexpectedType(IdRule):
 
     def __call__(self, message: Message, field: str, value: str, info: IdInfo) -> None:
         id_type = info.id_type
-        if id_type is None or id_type in self.shape_only or self.accepts(id_type):
+        if id_type is None or id_type in self.shape_only or self.accepts_type(id_type):
             return
         message.findings.append(
-            Finding("unexpected_type", field, self.severity, value, info, f"expected {self.accepts.text}"))
+            finding("unexpected_type", field, self.severity, value, info, f"expected {self.accepts.text}"))
 
 
 class IsolationBreach(IdRule):
@@ -208,7 +228,7 @@ class IsolationBreach(IdRule):
             message.isolation.append((field, "no_owner"))
         else:
             message.isolation.append((field, "breach"))
-            message.findings.append(Finding("isolation_breach", field, self.severity, value, info,
+            message.findings.append(finding("isolation_breach", field, self.severity, value, info,
                                             "owner differs from message user"))
 
 
@@ -226,15 +246,23 @@ class TimestampSkew(IdRule):
     def applies(self, field: FieldPolicy, facts: FormatFacts) -> bool:
         return facts.status != "unknown" and facts.timestamped
 
+    def window(self, observed_ms: int) -> tuple[int, int]:
+        """The creation times (earliest, latest) an ID seen at `observed_ms` may carry."""
+        return observed_ms - self.max_age_ms, observed_ms + self.max_future_ms
+
     def __call__(self, message: Message, field: str, value: str, info: IdInfo) -> None:
         ts = info.timestamp_ms
         if ts is None:
             return
-        observed = message.observed_ms
-        if ts - observed > self.max_future_ms:
-            message.findings.append(Finding("timestamp_skew", field, self.severity, value, info, "future"))
-        elif observed - ts > self.max_age_ms:
-            message.findings.append(Finding("timestamp_skew", field, self.severity, value, info, "too_old"))
+        # comparisons against bounds worked out once per message: epoch milliseconds are
+        # multi-digit ints, whose arithmetic allocates
+        window = message.skew_window
+        if window is None:
+            window = message.skew_window = self.window(message.observed_ms)
+        if ts > window[1]:
+            message.findings.append(finding("timestamp_skew", field, self.severity, value, info, "future"))
+        elif ts < window[0]:
+            message.findings.append(finding("timestamp_skew", field, self.severity, value, info, "too_old"))
 
 
 class MismatchedReference(IdRule):
@@ -270,7 +298,7 @@ class MismatchedReference(IdRule):
             texts = [v for v in referenced if isinstance(v, str)]
             if texts and not any(ref == v or ref == tail or ref == tail[:8]
                                  for v in texts for tail in (v.rpartition("_")[2],)):
-                message.findings.append(Finding("mismatched_reference", field, self.severity, value, info,
+                message.findings.append(finding("mismatched_reference", field, self.severity, value, info,
                                                 f"{part} does not match {target}"))
 
 
@@ -295,7 +323,7 @@ class MissingId:
         values = message.values
         for name in self.always:
             if name not in values:
-                message.findings.append(Finding("missing_id", name, self.severity))
+                message.findings.append(finding("missing_id", name, self.severity))
         if message_type is not None and self.by_type:
             required = self.required_for.get(message_type)
             if required is None:
@@ -303,21 +331,21 @@ class MissingId:
                 self.required_for.offer(message_type, required)
             for name in required:
                 if name not in values:
-                    message.findings.append(Finding("missing_id", name, self.severity))
+                    message.findings.append(finding("missing_id", name, self.severity))
 
 
 def not_a_string(field: str, value: object, severity: Severity) -> Finding:
     """The field holds a number, list, object or boolean where an ID string belongs."""
-    return Finding("not_a_string", field, severity, value)
+    return finding("not_a_string", field, severity, value)
 
 
 def malformed(reason: str, severity: Severity, field: str = MESSAGE_FIELD) -> Finding:
     """The message itself could not be read (reason: not_utf8, not_json, not_object, too_large,
     too_deep, truncated, check_failed) or carried more IDs than the limit (too_many_ids)."""
-    return Finding("malformed", field, severity, None, None, reason)
+    return finding("malformed", field, severity, None, None, reason)
 
 
 def owner_collision(prefix: str, distinct: int, severity: Severity) -> Finding:
     """Several distinct owners share one owner prefix: isolation checks cannot tell them apart.
     The finding's value is the shared prefix (sinks show it as character classes under `mask`)."""
-    return Finding("owner_collision", MESSAGE_FIELD, severity, prefix, None, f"{distinct} owners share this prefix")
+    return finding("owner_collision", MESSAGE_FIELD, severity, prefix, None, f"{distinct} owners share this prefix")
