@@ -14,8 +14,9 @@ from typing import Any
 class _Node:
     """One level of the path trie: dict keys to look up here, and `*` (every item of a list).
 
-    An entry is (fields, others, child): the field names whose path ends here, the owner/type
-    ranks whose path ends here, and the next level. `keys` and `map` hold the same entries: a
+    An entry is (field, fields, others, child): the field name whose path ends here when exactly
+    one does (the common case, stored on its own so the walk needs no length test), else None and
+    all of them in `fields`; the owner/type ranks whose path ends here; and the next level. `keys` and `map` hold the same entries: a
     walk iterates whichever side is smaller, the configured keys or the object's own keys.
     """
 
@@ -28,7 +29,7 @@ class _Node:
         self.star: _Entry | None = None
 
 
-_Entry = tuple[tuple[str, ...], tuple[int, ...], "_Node | None"]
+_Entry = tuple["str | None", tuple[str, ...], tuple[int, ...], "_Node | None"]
 
 
 class _Builder:
@@ -54,7 +55,8 @@ class _Builder:
 
     def entry(self) -> _Entry:
         child = self.freeze() if (self.children or self.star) else None
-        return tuple(self.fields), tuple(self.others), child
+        single = self.fields[0] if len(self.fields) == 1 else None
+        return single, (() if single is not None else tuple(self.fields)), tuple(self.others), child
 
     def freeze(self) -> _Node:
         node = _Node()
@@ -170,16 +172,15 @@ def _walk(
                 entry = lookup(key)
                 if entry is None or value is None:
                     continue
-                fields, ranks, child = entry
-                if fields:
-                    if len(fields) == 1:
-                        bucket = values.get(fields[0])
-                        if bucket is None:
-                            values[fields[0]] = [value]
-                        elif value not in bucket:
-                            bucket.append(value)
-                    else:
-                        _add(fields, value, values)
+                field, fields, ranks, child = entry
+                if field is not None:
+                    bucket = values.get(field)
+                    if bucket is None:
+                        values[field] = [value]
+                    elif value not in bucket:
+                        bucket.append(value)
+                elif fields:
+                    _add(fields, value, values)
                 if ranks:
                     for rank in ranks:
                         others.append((rank, value))
@@ -187,26 +188,27 @@ def _walk(
                     _walk(child, value, values, others, budget)
         else:
             get = obj.get
-            for key, (fields, ranks, child) in node.keys:
+            for key, (field, fields, ranks, child) in node.keys:
                 value = get(key)
                 if value is None:
                     continue
-                if fields:
-                    if len(fields) == 1:
-                        bucket = values.get(fields[0])
-                        if bucket is None:
-                            values[fields[0]] = [value]
-                        elif value not in bucket:
-                            bucket.append(value)
-                    else:
-                        _add(fields, value, values)
+                if field is not None:
+                    bucket = values.get(field)
+                    if bucket is None:
+                        values[field] = [value]
+                    elif value not in bucket:
+                        bucket.append(value)
+                elif fields:
+                    _add(fields, value, values)
                 if ranks:
                     for rank in ranks:
                         others.append((rank, value))
                 if child is not None and (type(value) is dict or type(value) is list):
                     _walk(child, value, values, others, budget)
     elif type(obj) is list and node.star is not None:
-        fields, ranks, child = node.star
+        field, fields, ranks, child = node.star
+        if field is not None:
+            fields = (field,)
         for item in obj:
             budget[0] -= 1
             if budget[0] < 0:
