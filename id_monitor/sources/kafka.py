@@ -125,8 +125,8 @@ class KafkaSource:
         self.consumer = consumer
         self.reachable = True
         self._backoff.reset()
-        log_event(log, logging.INFO, "consumer_started", bootstrap_servers=self.bootstrap_servers,
-                  group_id=self.group_id, topics=self.topics)
+        log_event(log, logging.INFO, "consumer_started", client="kafka-python",
+                  bootstrap_servers=self.bootstrap_servers, group_id=self.group_id, topics=self.topics)
         return True
 
     def _set_assigned(self, assigned: frozenset[Any]) -> None:
