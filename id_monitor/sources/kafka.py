@@ -75,6 +75,7 @@ class KafkaSource:
         self._next_connect = 0.0
         self._lock = threading.Lock()
         self._labels: dict[str, str] = {}
+        self._committing: PendingCommit | None = None  # the last asynchronous commit sent
         self.eof = False  # a consumer group never ends
 
     # -- connection ---------------------------------------------------------------------
@@ -140,7 +141,16 @@ class KafkaSource:
     # -- the loop's calls -----------------------------------------------------------------
 
     def poll_batch(self, timeout_ms: int) -> Batch | None:
-        """One poll as a Batch (a chunk per partition, labelled `kafka:<topic>`), or None."""
+        """One poll as a Batch (a chunk per partition, labelled `kafka:<topic>`), or None; None
+        also while the last commit is unanswered (so at most one recorded batch is ever
+        uncommitted)."""
+        busy = self._committing
+        if busy is not None and not busy.answered:
+            # The loop gave up waiting for the last commit (a coordinator gone or moving may not
+            # answer for seconds): the records kafka-python prefetched must wait too, or the loop
+            # would record batch after batch that a rebalance then replays.
+            busy.wait(timeout_ms)
+            return None
         polled = self.poll(timeout_ms)
         if not polled:
             return None
@@ -215,6 +225,7 @@ class KafkaSource:
             return None
         pending = PendingCommit(dict(offsets))
         future.add_both(pending.resolve)
+        self._committing = pending
         return pending
 
     def settle(self, pending: PendingCommit, timeout_ms: int) -> bool:

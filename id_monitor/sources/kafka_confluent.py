@@ -176,8 +176,16 @@ class ConfluentSource:
 
     def poll_batch(self, timeout_ms: int) -> Batch | None:
         """What is there within `timeout_ms` (at most `max_records`), as a Batch with a chunk per
-        partition; None when nothing arrived. It returns as soon as one message is there, with
+        partition; None when nothing arrived, or while the last commit is unanswered (so at most
+        one recorded batch is ever uncommitted). It returns as soon as one message is there, with
         whatever else librdkafka has already fetched, rather than waiting to fill the batch."""
+        busy = self._committing
+        if busy is not None and not busy.answered:
+            # The last commit is still unanswered (its call blocks on a coordinator that is gone
+            # or moving) and the loop gave up waiting: librdkafka's prefetched messages must wait
+            # too, or the loop would record batch after batch that a rebalance then replays.
+            busy.wait(timeout_ms)
+            return None
         consumer = self.consumer
         try:
             first = consumer.poll(timeout_ms / 1000)
