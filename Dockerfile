@@ -17,17 +17,19 @@ RUN python3 -m venv /opt/id-monitor
 COPY deploy/image/wheels/ /wheels/
 COPY pyproject.toml README.md /src/
 COPY id_monitor/ /src/id_monitor/
-# With the agent's wheel present, install from /wheels only; else build the source tree.
+# With the agent's wheel present, install from /wheels only; else build the source tree. The
+# `confluent` extra is always in: one image runs either `kafka.client` (kafka-python or confluent-kafka).
 RUN if ls /wheels/id_monitor-*.whl >/dev/null 2>&1; then \
-        /opt/id-monitor/bin/pip install --no-cache-dir --no-index --find-links /wheels id-monitor; \
+        /opt/id-monitor/bin/pip install --no-cache-dir --no-index --find-links /wheels "id-monitor[confluent]"; \
     else \
-        /opt/id-monitor/bin/pip install --no-cache-dir --find-links /wheels /src; \
+        /opt/id-monitor/bin/pip install --no-cache-dir --find-links /wheels "/src[confluent]"; \
     fi
 # The optional native extension: installed when its wheel was put in /wheels, skipped otherwise.
 RUN if ls /wheels/id_monitor_native-*.whl >/dev/null 2>&1; then \
         /opt/id-monitor/bin/pip install --no-cache-dir --no-index --find-links /wheels id-monitor-native; \
     fi \
     && /opt/id-monitor/bin/python -m compileall -q /opt/id-monitor/lib \
+    && /opt/id-monitor/bin/python -c "import confluent_kafka, kafka" \
     && /opt/id-monitor/bin/id-monitor --help >/dev/null
 
 FROM ${BASE_IMAGE}

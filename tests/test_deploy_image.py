@@ -210,13 +210,15 @@ def test_image_counts_stdin_messages_and_stops_on_sigterm(image: str, tmp_path: 
 @pytest.mark.kafka
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
-def test_image_consumes_kafka_and_stops_on_sigterm(image: str, kafka_broker, tmp_path: Path, workers: int) -> None:
-    """Also with worker processes (spawned: they need only the writable /tmp of a read-only root)."""
+def test_image_consumes_kafka_and_stops_on_sigterm(image: str, kafka_broker, tmp_path: Path, workers: int,
+                                                   kafka_client: str) -> None:
+    """On either Kafka client (the image carries both), also with worker processes (spawned: they
+    need only the writable /tmp of a read-only root)."""
     topic = kafka_broker.create_topic(partitions=2)
     generated = list(generate(2000, seed=15 + workers))
     kafka_broker.produce(topic, (orjson.dumps(m) for m, _ in generated))
     config = {"kafka": {"bootstrap_servers": kafka_broker.bootstrap, "group_id": f"g-{topic}", "topics": [topic],
-                        "workers": workers}}
+                        "workers": workers, "client": kafka_client}}
     agent = ContainerAgent(image, tmp_path, config, stdin=False)
     try:
         samples = agent.wait_messages(len(generated), timeout=120)
@@ -229,5 +231,7 @@ def test_image_consumes_kafka_and_stops_on_sigterm(image: str, kafka_broker, tmp
         assert sum(kafka_broker.committed(topic, f"g-{topic}").values()) == len(generated)
         if workers > 1:
             assert any(e["event"] == "workers_started" for e in agent.events())
+        started = [e for e in agent.events() if e["event"] == "consumer_started"]
+        assert started and started[0]["client"] == kafka_client
     finally:
         agent.close()

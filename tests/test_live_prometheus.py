@@ -2,11 +2,12 @@
 
 The stack (one per module):
 
-- the session Kafka broker (tests/kafka_broker.py) with a fresh 2-partition topic, and a producer
-  thread writing the traffic generator's realistic mix (target, legacy and unknown IDs, nested and
-  flat envelopes, about 1% unreadable messages) with wall-clock timestamps, but no isolation
-  breach: those are injected by the tests;
-- `id-monitor run` (the agent) consuming that topic, metrics on a free loopback port;
+- the session Kafka broker (tests/kafka_broker.py) with a fresh 2-partition topic per Kafka client,
+  and a producer thread writing the traffic generator's realistic mix (target, legacy and unknown
+  IDs, nested and flat envelopes, about 1% unreadable messages) with wall-clock timestamps to each,
+  but no isolation breach: those are injected by the tests;
+- one `id-monitor run` (the agent) per `kafka.client` (kafka-python, confluent-kafka), each
+  consuming its own topic, metrics on a free loopback port: two instances of the agent's job;
 - the example service (examples/chat_service) under uvicorn, with a client thread driving it;
 - the scanner's textfile (`id-monitor scan --prometheus`) served the way node_exporter's textfile
   collector would serve it;
@@ -14,9 +15,10 @@ The stack (one per module):
   alerts/id-monitor.rules.yml every second.
 
 Then: every query of every dashboard panel, with its template variables resolved through
-Prometheus as Grafana resolves them, returns data; a copy of a dashboard with a misspelled metric
+Prometheus as Grafana resolves them, returns data with either client's agent as the only agent
+instance selected; a copy of a dashboard with a misspelled metric
 fails that check; the rules evaluate without error on real data; and an injected isolation breach
-(through the agent, and through the service) makes IdMonitorIsolationBreach fire.
+(through each client's agent, and through the service) makes IdMonitorIsolationBreach fire.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import orjson
 import pytest
 import yaml
 
-from tests.kafka_broker import KafkaBroker
+from tests.kafka_broker import KAFKA_CLIENTS, KafkaBroker
 from tests.support.processes import stop_process
 from tests.prometheus_server import (
     DASHBOARDS,
@@ -77,11 +79,12 @@ pytestmark = [pytest.mark.kafka, pytest.mark.prometheus, pytest.mark.slow, pytes
 
 
 class Producer(threading.Thread):
-    """Writes the generator's realistic mix to Kafka at about `rate` messages/s until stopped."""
+    """Writes the generator's realistic mix to each of `topics` at about `rate` messages/s until
+    stopped (every message to every topic)."""
 
-    def __init__(self, bootstrap: str, topic: str, rate: float = 150.0) -> None:
+    def __init__(self, bootstrap: str, topics: list[str], rate: float = 150.0) -> None:
         super().__init__(daemon=True, name="traffic-producer")
-        self.bootstrap, self.topic, self.rate = bootstrap, topic, rate
+        self.bootstrap, self.topics, self.rate = bootstrap, topics, rate
         self.stopping = threading.Event()
         self.sent = 0
         self.error: BaseException | None = None
@@ -103,7 +106,8 @@ class Producer(threading.Thread):
                     else:
                         message, _truth = generator.next()
                         value = orjson.dumps(message)
-                    producer.send(self.topic, value)
+                    for topic in self.topics:
+                        producer.send(topic, value)
                 producer.flush(timeout=10)
                 self.stopping.wait(0.1)
         except BaseException as exc:  # noqa: BLE001 -- reported in the diagnostics, never swallowed
@@ -183,8 +187,8 @@ def agent_command(config: Path) -> list[str]:
 class Stack:
     prometheus: PrometheusServer
     broker: KafkaBroker
-    topic: str
-    agent_log: Path
+    topics: dict[str, str]  # kafka.client -> the topic its agent consumes
+    agents: dict[str, str]  # kafka.client -> its agent's instance (host:port)
     service_url: str
     producer: Producer
     client: ServiceClient
@@ -206,42 +210,31 @@ def stack(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -
     if not os.access(sys.executable, os.X_OK):
         pytest.fail("no Python interpreter to run the agent")
     work = tmp_path_factory.mktemp("live")
-    topic = kafka_broker.create_topic(f"agent-events-{uuid.uuid4().hex[:8]}", partitions=2)
-
-    agent_port, service_port = free_port(), free_port()
-    config = work / "agent.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "schema": "netra",
-                "kafka": {
-                    "bootstrap_servers": kafka_broker.bootstrap,
-                    "group_id": f"id-monitor-live-{uuid.uuid4().hex[:8]}",
-                    "topics": [topic],
-                },
-                "metrics": {"listen": f"127.0.0.1:{agent_port}"},
-                # a mapping, so its panels' series exist (pre-created at 0); the traffic's legacy
-                # thread IDs feed its coverage
-                "mappings": {"threads": {"legacy_paths": ["legacy_thread_id"], "target_paths": ["thread_id"],
-                                         "expect": ["thread"], "covers": ["thread_id"]}},
-                "mapping_state": {"path": str(work / "mappings.sqlite")},
-            }
-        )
-    )
-    agent_log, service_log = work / "agent.log", work / "chat-service.log"
+    topics = {client: kafka_broker.create_topic(f"agent-events-{uuid.uuid4().hex[:8]}", partitions=2)
+              for client in KAFKA_CLIENTS}
+    agent_ports = {client: free_port() for client in KAFKA_CLIENTS}
+    service_port = free_port()
+    agent_logs = {client: work / f"agent-{client}.log" for client in KAFKA_CLIENTS}
+    service_log = work / "chat-service.log"
     processes: list[subprocess.Popen] = []
     threads: list[Producer | ServiceClient] = []
     exporter: TextfileExporter | None = None
     prometheus: PrometheusServer | None = None
     try:
-        agent = start_process(agent_command(config), agent_log)
-        processes.append(agent)
+        agents = {}
+        for client in KAFKA_CLIENTS:
+            config = work / f"agent-{client}.yaml"
+            config.write_text(yaml.safe_dump(agent_config(kafka_broker, topics[client], client,
+                                                          agent_ports[client], work / f"mappings-{client}.sqlite")))
+            agents[client] = start_process(agent_command(config), agent_logs[client])
+            processes.append(agents[client])
         service = start_process(
             [sys.executable, "-m", "examples.chat_service", "--host", "127.0.0.1", "--port", str(service_port)],
             service_log,
         )
         processes.append(service)
-        wait_http(f"http://127.0.0.1:{agent_port}/metrics", agent, agent_log)
+        for client in KAFKA_CLIENTS:
+            wait_http(f"http://127.0.0.1:{agent_ports[client]}/metrics", agents[client], agent_logs[client])
         wait_http(f"http://127.0.0.1:{service_port}/healthz", service, service_log)
 
         textfile = work / "id_monitor_scan.prom"
@@ -253,16 +246,17 @@ def stack(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -
         assert textfile.exists(), f"id-monitor scan wrote no textfile ({scanned.returncode}):\n{scanned.stderr}"
         exporter = serve_textfile(textfile)
 
-        producer = Producer(kafka_broker.bootstrap, topic)
-        client = ServiceClient(f"http://127.0.0.1:{service_port}")
-        for thread in (producer, client):
+        producer = Producer(kafka_broker.bootstrap, list(topics.values()))
+        users = ServiceClient(f"http://127.0.0.1:{service_port}")
+        for thread in (producer, users):
             thread.start()
             threads.append(thread)
 
+        instances = {name: f"127.0.0.1:{port}" for name, port in agent_ports.items()}
         prometheus = start_prometheus(
             work / "prometheus",
             {
-                AGENT_JOB: [f"127.0.0.1:{agent_port}"],
+                AGENT_JOB: list(instances.values()),
                 SERVICE_JOB: [f"127.0.0.1:{service_port}"],
                 SCAN_JOB: [exporter.address],
             },
@@ -270,14 +264,16 @@ def stack(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -
             scrape_interval=SCRAPE_INTERVAL,
             evaluation_interval="1s",
         )
-        live = Stack(prometheus, kafka_broker, topic, agent_log, f"http://127.0.0.1:{service_port}", producer,
-                     client, [agent_log, service_log, prometheus.log_path])
+        live = Stack(prometheus, kafka_broker, topics, instances, f"http://127.0.0.1:{service_port}", producer,
+                     users, [*agent_logs.values(), service_log, prometheus.log_path])
         for job in (AGENT_JOB, SERVICE_JOB, SCAN_JOB):
             prometheus.wait_until_scraped(job, timeout=60)
-        for job in (AGENT_JOB, SERVICE_JOB):
+        counting = {f'job="{AGENT_JOB}", instance="{instance}"' for instance in instances.values()}
+        counting.add(f'job="{SERVICE_JOB}"')
+        for selector in sorted(counting):
             prometheus.wait_for(
-                f"IDs counted by {job}",
-                lambda job=job: (live.value(f'sum(rate(id_monitor_ids_total{{job="{job}"}}[20s]))') or 0) > 0,
+                f"IDs counted by {selector}",
+                lambda selector=selector: (live.value(f"sum(rate(id_monitor_ids_total{{{selector}}}[20s]))") or 0) > 0,
                 timeout=90,
             )
         yield live
@@ -292,12 +288,34 @@ def stack(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -
             stop_process(process)
 
 
+def agent_config(broker: KafkaBroker, topic: str, client: str, port: int, mapping_state: Path) -> dict[str, Any]:
+    return {
+        "schema": "netra",
+        "kafka": {
+            "bootstrap_servers": broker.bootstrap,
+            "group_id": f"id-monitor-live-{uuid.uuid4().hex[:8]}",
+            "topics": [topic],
+            "client": client,
+        },
+        "metrics": {"listen": f"127.0.0.1:{port}"},
+        # a mapping, so its panels' series exist (pre-created at 0); the traffic's legacy
+        # thread IDs feed its coverage
+        "mappings": {"threads": {"legacy_paths": ["legacy_thread_id"], "target_paths": ["thread_id"],
+                                 "expect": ["thread"], "covers": ["thread_id"]}},
+        "mapping_state": {"path": str(mapping_state)},
+    }
+
+
 # -- dashboards against live data -----------------------------------------------------------------
 
 
-def panel_problems(server: PrometheusServer, dashboard: dict[str, Any]) -> list[str]:
-    """Each panel query that errors or returns no finite sample, named and with its query."""
+def panel_problems(server: PrometheusServer, dashboard: dict[str, Any], unselected: frozenset[str] = frozenset()
+                   ) -> list[str]:
+    """Each panel query that errors or returns no finite sample, named and with its query;
+    the `unselected` instances are left out of $instance, as a Grafana user would untick them."""
     values = resolve_variables(server, dashboard, INTERVALS)
+    if "instance" in values:
+        values["instance"] = [i for i in values["instance"] if i not in unselected]
     problems = [f"variable ${name} has no values" for name, found in values.items() if not found]
     for query in dashboard_queries(dashboard):
         expr = substitute(query.expr, values, INTERVALS)
@@ -311,23 +329,27 @@ def panel_problems(server: PrometheusServer, dashboard: dict[str, Any]) -> list[
     return problems
 
 
-def settled_problems(stack: Stack, dashboard: dict[str, Any], timeout: float = 45) -> list[str]:
+def settled_problems(stack: Stack, dashboard: dict[str, Any], timeout: float = 45,
+                     unselected: frozenset[str] = frozenset()) -> list[str]:
     """Panel problems once the data had time to arrive (a 20 s rate window needs a few scrapes);
     what is still wrong after `timeout` is returned."""
     deadline = time.monotonic() + timeout
     while True:
-        problems = panel_problems(stack.prometheus, dashboard)
+        problems = panel_problems(stack.prometheus, dashboard, unselected)
         if not problems or time.monotonic() > deadline:
             return problems
         time.sleep(2)
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=[p.stem for p in DASHBOARDS])
-def test_every_panel_query_returns_data(stack: Stack, path: Path) -> None:
+def test_every_panel_query_returns_data(stack: Stack, path: Path, kafka_client: str) -> None:
+    """With only this client's agent selected among the agent's instances (the service stays)."""
     dashboard = load_dashboard(path)
     queries = dashboard_queries(dashboard)
     assert len(queries) >= 8
-    problems = settled_problems(stack, dashboard)
+    others = frozenset(instance for client, instance in stack.agents.items() if client != kafka_client)
+    assert others and stack.agents[kafka_client] not in others
+    problems = settled_problems(stack, dashboard, unselected=others)
     assert problems == [], "\n".join(problems) + "\n" + stack.diagnostics()
 
 
@@ -335,6 +357,7 @@ def test_variables_resolve_to_the_live_jobs(stack: Stack) -> None:
     dashboard = load_dashboard(ROOT / "dashboards" / "id-monitor-migration.json")
     values = resolve_variables(stack.prometheus, dashboard, INTERVALS)
     assert {AGENT_JOB, SERVICE_JOB} <= set(values["job"])
+    assert set(stack.agents.values()) <= set(values["instance"])  # one agent instance per Kafka client
     assert values["scan_job"] == [SCAN_JOB]
     assert values["service"], "the scanner's textfile names no service"
     assert "thread_id" in values["field"]
@@ -384,20 +407,22 @@ def test_rules_evaluate_cleanly_on_live_data(stack: Stack) -> None:
     assert 0 < ratio < 0.2
 
 
-def breach_alerts(stack: Stack, job: str) -> list[dict[str, Any]]:
+def breach_alerts(stack: Stack, job: str, source: str | None = None) -> list[dict[str, Any]]:
     return [
         a for a in stack.prometheus.alerts()
         if a["labels"].get("alertname") == "IdMonitorIsolationBreach" and a["labels"].get("job") == job
+        and (source is None or a["labels"].get("source") == source)
     ]
 
 
-def breach_count(stack: Stack, job: str) -> float:
-    return stack.value(f'sum(id_monitor_findings_total{{job="{job}", rule="isolation_breach"}})') or 0.0
+def breach_count(stack: Stack, job: str, source: str | None = None) -> float:
+    where = f', source="{source}"' if source else ""
+    return stack.value(f'sum(id_monitor_findings_total{{job="{job}", rule="isolation_breach"{where}}})') or 0.0
 
 
-def wait_for_firing_breach(stack: Stack, job: str, timeout: float = 60) -> dict[str, Any]:
+def wait_for_firing_breach(stack: Stack, job: str, source: str | None = None, timeout: float = 60) -> dict[str, Any]:
     def firing() -> dict[str, Any] | None:
-        return next((a for a in breach_alerts(stack, job) if a["state"] == "firing"), None)
+        return next((a for a in breach_alerts(stack, job, source) if a["state"] == "firing"), None)
 
     try:
         return stack.prometheus.wait_for(f"IdMonitorIsolationBreach firing for {job}", firing, timeout)
@@ -405,22 +430,28 @@ def wait_for_firing_breach(stack: Stack, job: str, timeout: float = 60) -> dict[
         raise AssertionError(f"{exc}\n{stack.diagnostics()}") from None
 
 
-def test_breach_through_the_agent_fires_the_alert(stack: Stack) -> None:
+def test_breach_through_the_agent_fires_the_alert(stack: Stack, kafka_client: str) -> None:
+    """On this client's topic, which only this client's agent consumes: the alert for its source."""
     from id_monitor.traffic import Mix, TrafficGenerator
 
-    assert breach_count(stack, AGENT_JOB) == 0
-    assert breach_alerts(stack, AGENT_JOB) == []
+    topic = stack.topics[kafka_client]
+    source = f"kafka:{topic}"
+    assert breach_count(stack, AGENT_JOB, source) == 0
+    assert breach_alerts(stack, AGENT_JOB, source) == []
 
     message, truth = TrafficGenerator(seed=66, mix=Mix(breach=1.0)).next()
     assert truth.breach
-    stack.broker.produce(stack.topic, [orjson.dumps(message)])
+    stack.broker.produce(topic, [orjson.dumps(message)])
 
-    alert = wait_for_firing_breach(stack, AGENT_JOB)
+    alert = wait_for_firing_breach(stack, AGENT_JOB, source)
     assert alert["labels"]["severity"] == "page"
     assert alert["labels"]["field"] == "connection_id"
-    assert alert["labels"]["source"] == f"kafka:{stack.topic}"
+    assert alert["labels"]["source"] == source
     assert alert["annotations"]["runbook_url"].endswith("docs/runbooks.md#idmonitorisolationbreach")
-    assert breach_count(stack, AGENT_JOB) == 1
+    assert breach_count(stack, AGENT_JOB, source) == 1
+    instance = stack.agents[kafka_client]
+    assert stack.value(f'sum(id_monitor_findings_total{{job="{AGENT_JOB}", instance="{instance}", '
+                       f'rule="isolation_breach"}})') == 1
 
 
 def test_breach_through_the_service_fires_the_alert(stack: Stack) -> None:

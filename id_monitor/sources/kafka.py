@@ -75,6 +75,7 @@ class KafkaSource:
         self._next_connect = 0.0
         self._lock = threading.Lock()
         self._labels: dict[str, str] = {}
+        self._stalled: PendingCommit | None = None  # a commit the loop stopped waiting for
         self.eof = False  # a consumer group never ends
 
     # -- connection ---------------------------------------------------------------------
@@ -125,8 +126,8 @@ class KafkaSource:
         self.consumer = consumer
         self.reachable = True
         self._backoff.reset()
-        log_event(log, logging.INFO, "consumer_started", bootstrap_servers=self.bootstrap_servers,
-                  group_id=self.group_id, topics=self.topics)
+        log_event(log, logging.INFO, "consumer_started", client="kafka-python",
+                  bootstrap_servers=self.bootstrap_servers, group_id=self.group_id, topics=self.topics)
         return True
 
     def _set_assigned(self, assigned: frozenset[Any]) -> None:
@@ -140,7 +141,11 @@ class KafkaSource:
     # -- the loop's calls -----------------------------------------------------------------
 
     def poll_batch(self, timeout_ms: int) -> Batch | None:
-        """One poll as a Batch (a chunk per partition, labelled `kafka:<topic>`), or None."""
+        """One poll as a Batch (a chunk per partition, labelled `kafka:<topic>`), or None; None
+        also while a commit the loop stopped waiting for is unanswered (so at most one recorded
+        batch is ever uncommitted)."""
+        if self._held_by_stalled_commit(timeout_ms):
+            return None
         polled = self.poll(timeout_ms)
         if not polled:
             return None
@@ -150,6 +155,22 @@ class KafkaSource:
                 chunks.append(Chunk(self.label(tp.topic), tp.topic, tp.partition, records))
                 offsets[tp] = records[-1].offset + 1
         return Batch(chunks, offsets) if chunks else None
+
+    def _held_by_stalled_commit(self, timeout_ms: int) -> bool:
+        """True (after waiting up to `timeout_ms`) while a commit the loop stopped waiting for is
+        unanswered: a coordinator gone or moving may not answer for seconds, and the records
+        kafka-python prefetched must wait too, or the loop would record batch after batch that a
+        rebalance then replays. A commit merely in flight does not hold the poll: the loop
+        settles it before it records the batch."""
+        stalled = self._stalled
+        if stalled is None:
+            return False
+        if not stalled.answered:
+            stalled.wait(timeout_ms)
+            if not stalled.answered:
+                return True
+        self._stalled = None
+        return False
 
     def label(self, topic: str) -> str:
         label = self._labels.get(topic)
@@ -221,6 +242,8 @@ class KafkaSource:
         """Wait for an asynchronous commit's answer; True when the broker took the offsets."""
         error = pending.wait(timeout_ms)
         if error is not None:
+            if not pending.answered:
+                self._stalled = pending
             if not pending.reported:
                 self._commit_failed(error, len(pending.offsets))
             return False

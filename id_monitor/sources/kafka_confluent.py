@@ -102,6 +102,7 @@ class ConfluentSource:
         self._commits: queue.SimpleQueue[tuple[PendingCommit, list[Any]] | None] = queue.SimpleQueue()
         self._committing: PendingCommit | None = None
         self._committer: threading.Thread | None = None
+        self._stalled = False  # the loop stopped waiting for the commit in `_committing`
         config = {
             "bootstrap.servers": bootstrap_servers,
             "group.id": group_id,
@@ -176,8 +177,18 @@ class ConfluentSource:
 
     def poll_batch(self, timeout_ms: int) -> Batch | None:
         """What is there within `timeout_ms` (at most `max_records`), as a Batch with a chunk per
-        partition; None when nothing arrived. It returns as soon as one message is there, with
+        partition; None when nothing arrived, or while a commit the loop stopped waiting for is
+        unanswered (so at most one recorded batch is ever uncommitted). It returns as soon as one message is there, with
         whatever else librdkafka has already fetched, rather than waiting to fill the batch."""
+        busy = self._committing
+        if self._stalled and busy is not None and not busy.answered:
+            # The loop stopped waiting for the last commit (its call blocks on a coordinator that
+            # is gone or moving): librdkafka's prefetched messages must wait too, or the loop
+            # would record batch after batch that a rebalance then replays. A commit merely in
+            # flight does not hold the poll: the loop settles it before it records the batch.
+            busy.wait(timeout_ms)
+            return None
+        self._stalled = False
         consumer = self.consumer
         try:
             first = consumer.poll(timeout_ms / 1000)
@@ -263,6 +274,7 @@ class ConfluentSource:
         """Wait for a commit's answer; True when the broker took the offsets."""
         error = pending.wait(timeout_ms)
         if error is not None:
+            self._stalled = not pending.answered
             self.reachable = False
             self.throttle.log(logging.WARNING, "commit_failed", key="commit",
                               error=f"{type(error).__name__}: {error}"[:300], partitions=len(pending.offsets))
