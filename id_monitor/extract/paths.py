@@ -16,8 +16,9 @@ class _Node:
 
     An entry is (field, fields, others, child): the field name whose path ends here when exactly
     one does (the common case, stored on its own so the walk needs no length test), else None and
-    all of them in `fields`; the owner/type ranks whose path ends here; and the next level. `keys` and `map` hold the same entries: a
-    walk iterates whichever side is smaller, the configured keys or the object's own keys.
+    all of them in `fields`; the owner/type ranks whose path ends here; and the next level. `keys`
+    and `map` hold the same entries: a walk iterates whichever side is smaller, the configured keys
+    or the object's own keys.
     """
 
     __slots__ = ("keys", "map", "size", "star")
