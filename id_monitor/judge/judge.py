@@ -21,7 +21,7 @@ from id_monitor.extract import Extractor
 from id_monitor.judge import rules
 from id_monitor.judge.owners import OwnerCollisions
 from id_monitor.judge.report import Report, new_report
-from id_monitor.judge.rules import FieldPolicy, FormatFacts, IdRule, Message, TypeMatcher
+from id_monitor.judge.rules import FieldPolicy, FormatFacts, IdRule, TypeMatcher
 from id_monitor.mapping.live import LivePairs, open_store
 from id_monitor.model import MESSAGE_FIELD, Severity
 
