@@ -134,8 +134,7 @@ fn build_regex(pattern: &str) -> Result<Regex, String> {
         .configure(
             Regex::config()
                 .nfa_size_limit(Some(256 << 20))
-                .hybrid_cache_capacity(2 << 20)
-                .backtrack(false),
+                .hybrid_cache_capacity(2 << 20),
         )
         .build(pattern)
         .map_err(|e| format!("cannot compile {pattern:.80}: {e}"))
