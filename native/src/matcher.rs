@@ -3,7 +3,7 @@
 //! backtracking engine's alternation, but in linear time), then the variant's builder; a builder
 //! that rejects (KSUID overflow, Snowflake width) falls through to the later alternatives.
 
-use std::collections::HashMap;
+use crate::HashMap;
 
 use regex_automata::meta::Regex;
 use regex_automata::util::captures::Captures;
