@@ -224,10 +224,17 @@ impl Matcher {
             return Info::unknown("no_match");
         }
         let Some(regex) = &bucket.regex else { return Info::unknown("no_match") };
-        let Some(found) = regex.search(&Input::new(text).anchored(Anchored::Yes)) else {
-            return Info::unknown("no_match");
+        // With one variant the bucket's search and the variant's own regex match the same IDs:
+        // go straight to the captures.
+        let first = if bucket.variants.len() == 1 {
+            0
+        } else {
+            match regex.search(&Input::new(text).anchored(Anchored::Yes)) {
+                Some(found) => found.pattern().as_usize(),
+                None => return Info::unknown("no_match"),
+            }
         };
-        for &vi in &bucket.variants[found.pattern().as_usize()..] {
+        for &vi in &bucket.variants[first..] {
             let single = &self.variants[vi].single;
             let mut caps = single.create_captures();
             single.search_captures(&Input::new(text).anchored(Anchored::Yes), &mut caps);
