@@ -1,7 +1,7 @@
 //! Field, owner and type paths compiled into one trie, walked once per message; the same walk
 //! order, de-duplication (Python `==`), work budget and per-message cap as the reference.
 
-use std::collections::HashMap;
+use crate::HashMap;
 
 use crate::json::{Object, Value};
 

@@ -4,7 +4,7 @@
 //! key, as a Python dict built from JSON does.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use crate::HashMap;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};

@@ -6,6 +6,8 @@ use crate::codecs::Part;
 use crate::desc::{JudgeDesc, TypesDesc};
 use crate::extract::{Extraction, Extractor};
 use crate::json::Value;
+use std::sync::Arc;
+
 use crate::matcher::{Info, Status};
 
 pub type Severity = Option<&'static str>;
@@ -57,7 +59,7 @@ pub struct Finding {
 }
 
 pub struct Report {
-    pub ids: Vec<(usize, Info)>,
+    pub ids: Vec<(usize, Arc<Info>)>,
     pub findings: Vec<Finding>,
     pub isolation: Vec<(usize, &'static str)>,
     pub owner: Option<String>,
@@ -146,7 +148,7 @@ impl Judge {
         })
     }
 
-    pub fn judge(&self, ex: &Extraction, observed_ms: i128, classify: &mut dyn FnMut(&str) -> Info) -> Report {
+    pub fn judge(&self, ex: &Extraction, observed_ms: i128, classify: &mut dyn FnMut(&str) -> Arc<Info>) -> Report {
         let mut ids = Vec::new();
         let mut findings = Vec::new();
         let mut isolation = Vec::new();

@@ -13,7 +13,13 @@ mod json;
 mod judge;
 mod matcher;
 
-use std::collections::HashMap;
+/// The core's hash map: aHash (keyed per process, so hostile keys in messages cannot force
+/// collisions) is several times cheaper than the standard SipHash on short keys.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+
+use std::sync::Arc;
+
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -40,9 +46,11 @@ struct Engine {
     age_bounds: Vec<f64>,
 }
 
+/// One message as the caller gave it, borrowed from its Python object (no copy).
 enum Raw {
     Skip,
-    Bytes(Vec<u8>),
+    Bytes(PyBackedBytes),
+    Text(PyBackedStr),
     Malformed(&'static str),
 }
 
@@ -56,7 +64,7 @@ struct Batch {
     findings: Vec<(usize, Finding)>,
     owners: Vec<Option<String>>,
     unknown: Vec<(usize, String)>,
-    per_message_ids: Vec<(usize, usize, Info)>,
+    per_message_ids: Vec<(usize, usize, Arc<Info>)>,
 }
 
 impl Engine {
@@ -78,7 +86,8 @@ impl Engine {
         let observed = observed_ms as i128;
         // IDs recur within a batch (a thread's ID in every message of the thread): classify each
         // distinct string once per batch.
-        let mut cache: HashMap<String, Info> = HashMap::new();
+        // Shared, not cloned, on a hit.
+        let mut cache: HashMap<String, Arc<Info>> = HashMap::default();
         for (index, raw) in raws.iter().enumerate() {
             let bytes = match raw {
                 Raw::Skip => {
@@ -87,7 +96,8 @@ impl Engine {
                     continue;
                 }
                 Raw::Malformed(reason) => Err(*reason),
-                Raw::Bytes(bytes) => Ok(bytes),
+                Raw::Bytes(bytes) => Ok(&bytes[..]),
+                Raw::Text(text) => Ok(text.as_bytes()),
             };
             let message = bytes.and_then(|b| {
                 json::decode_message(b, self.limits.max_message_bytes, self.limits.max_depth)
@@ -107,9 +117,9 @@ impl Engine {
             let extraction = judge.extractor.extract(&message);
             let mut classify = |text: &str| {
                 if let Some(info) = cache.get(text) {
-                    return info.clone();
+                    return Arc::clone(info);
                 }
-                let info = self.classify_text(text);
+                let info = Arc::new(self.classify_text(text));
                 if cache.len() < 65_536 && text.len() <= self.limits.max_id_length * 4 {
                     cache.insert(text.to_string(), info.clone());
                 }
@@ -291,14 +301,14 @@ impl Engine {
             if item.is_none() {
                 raws.push(Raw::Skip);
             } else if let Ok(b) = item.downcast::<PyBytes>() {
-                raws.push(Raw::Bytes(b.as_bytes().to_vec()));
+                raws.push(Raw::Bytes(PyBackedBytes::from(b.clone())));
             } else if let Ok(s) = item.downcast::<PyString>() {
                 let chars = s.len()?;
                 if chars > self.limits.max_message_bytes {
                     raws.push(Raw::Malformed("too_large"));
                 } else {
-                    match s.to_str() {
-                        Ok(text) => raws.push(Raw::Bytes(text.as_bytes().to_vec())),
+                    match PyBackedStr::try_from(s.clone()) {
+                        Ok(text) => raws.push(Raw::Text(text)),
                         Err(_) => raws.push(Raw::Malformed("not_utf8")),
                     }
                 }

@@ -3,7 +3,7 @@
 //! backtracking engine's alternation, but in linear time), then the variant's builder; a builder
 //! that rejects (KSUID overflow, Snowflake width) falls through to the later alternatives.
 
-use std::collections::HashMap;
+use crate::HashMap;
 
 use regex_automata::meta::Regex;
 use regex_automata::util::captures::Captures;
@@ -134,8 +134,7 @@ fn build_regex(pattern: &str) -> Result<Regex, String> {
         .configure(
             Regex::config()
                 .nfa_size_limit(Some(256 << 20))
-                .hybrid_cache_capacity(2 << 20)
-                .backtrack(false),
+                .hybrid_cache_capacity(2 << 20),
         )
         .build(pattern)
         .map_err(|e| format!("cannot compile {pattern:.80}: {e}"))
@@ -225,10 +224,17 @@ impl Matcher {
             return Info::unknown("no_match");
         }
         let Some(regex) = &bucket.regex else { return Info::unknown("no_match") };
-        let Some(found) = regex.search(&Input::new(text).anchored(Anchored::Yes)) else {
-            return Info::unknown("no_match");
+        // With one variant the bucket's search and the variant's own regex match the same IDs:
+        // go straight to the captures.
+        let first = if bucket.variants.len() == 1 {
+            0
+        } else {
+            match regex.search(&Input::new(text).anchored(Anchored::Yes)) {
+                Some(found) => found.pattern().as_usize(),
+                None => return Info::unknown("no_match"),
+            }
         };
-        for &vi in &bucket.variants[found.pattern().as_usize()..] {
+        for &vi in &bucket.variants[first..] {
             let single = &self.variants[vi].single;
             let mut caps = single.create_captures();
             single.search_captures(&Input::new(text).anchored(Anchored::Yes), &mut caps);
