@@ -108,11 +108,8 @@ def _make_builder(variant: Variant, outer: int, groups: dict[str, int]) -> Build
         def parts_of(m: re.Match[str]) -> Any:
             return MappingProxyType({only_key: m[only_group]})
     elif plain:
-        keys = tuple(key for key, _ in plain)
-        plain_groups = tuple(group for _, group in plain)
-
         def parts_of(m: re.Match[str]) -> Any:
-            return MappingProxyType(dict(zip(keys, m.group(*plain_groups))))
+            return MappingProxyType({key: m[group] for key, group in plain})
     else:
         def parts_of(m: re.Match[str]) -> Any:
             return EMPTY_PARTS
