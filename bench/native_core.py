@@ -14,30 +14,20 @@ core / orjson says how many orjson parses one message's whole check costs.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
-import time
-from collections.abc import Callable
+from pathlib import Path
 
 import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from check import interleaved  # noqa: E402  (the interleaved best-of-rounds timer the benchmarks share)
 
 from id_monitor import native
 from id_monitor.config import load_config
 from id_monitor.traffic import Mix, generate_lines
 
 NOW_MS = 1_757_930_000_000
-
-
-def best_us(rounds: int, n: int, runs: dict[str, Callable[[], None]]) -> dict[str, float]:
-    """Best CPU µs per message of each run, the runs interleaved within each round."""
-    best = {name: float("inf") for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            gc.collect()
-            start = time.process_time()
-            run()
-            best[name] = min(best[name], (time.process_time() - start) / n * 1e6)
-    return best
 
 
 def main() -> None:
@@ -75,7 +65,8 @@ def main() -> None:
             for batch in batches:
                 check(batch, NOW_MS, plain=True)
 
-        figures = best_us(args.rounds, args.n, {"orjson.loads": floor, "core": core_only, "NativeChecker": checker})
+        seconds = interleaved(args.rounds, {"orjson.loads": floor, "core": core_only, "NativeChecker": checker})
+        figures = {name: s / args.n * 1e6 for name, s in seconds.items()}
         print(f"{name} ({sum(map(len, lines)) / len(lines):.0f} bytes/message):")
         for run, us in figures.items():
             print(f"  {run:16s} {us:7.2f} µs/message  ({us / figures['orjson.loads']:.2f}x orjson)")
