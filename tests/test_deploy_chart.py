@@ -3,6 +3,7 @@ and the probe semantics per mode (a sidecar must never take its application out 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from id_monitor.config import load_config
+from id_monitor.config.kafka_consumer import KAFKA_CLIENTS
 from tests.deploy_tools import CHART, CI_VALUES, find, helm, load_validator, objects, render
 
 pytestmark = pytest.mark.helm
@@ -122,6 +124,7 @@ def test_monitors_set_the_job_the_alerts_select() -> None:
     (["probes.liveness.initalDelaySeconds=5"], "initalDelaySeconds"),
     (["mode=daemonset"], "mode"),
     (["mode=sidecar", "serviceMonitor.enabled=true"], "serviceMonitor"),
+    (["config.kafka.client=librdkafka"], "client"),
 ])
 def test_values_schema_rejects_bad_values(sets: list[str], message: str) -> None:
     args = ["template", "release", "--kube-version", "1.33"]
@@ -129,6 +132,14 @@ def test_values_schema_rejects_bad_values(sets: list[str], message: str) -> None
         args += ["--set", item]
     done = helm(*args, check=False)
     assert done.returncode != 0 and message in done.stderr, done.stderr
+
+
+def test_values_schema_knows_the_agents_kafka_clients() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    kafka = schema["properties"]["config"]["properties"]["kafka"]["properties"]
+    assert tuple(kafka["client"]["enum"]) == KAFKA_CLIENTS
+    for client in KAFKA_CLIENTS:
+        helm("template", "release", "--kube-version", "1.33", "--set", f"config.kafka.client={client}")
 
 
 def test_config_metrics_is_the_charts_to_set() -> None:
