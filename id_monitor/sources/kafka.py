@@ -76,6 +76,7 @@ class KafkaSource:
         self._lock = threading.Lock()
         self._labels: dict[str, str] = {}
         self._stalled: PendingCommit | None = None  # a commit the loop stopped waiting for
+        self._paused = False  # the loop holds its records (`pause`)
         self.eof = False  # a consumer group never ends
 
     # -- connection ---------------------------------------------------------------------
@@ -100,6 +101,8 @@ class KafkaSource:
 
             def on_partitions_assigned(self, assigned):
                 source._set_assigned(frozenset(assigned))
+                if source._paused and assigned:
+                    source.consumer.pause(*assigned)
                 source.reachable = True
                 log_event(log, logging.INFO, "partitions_assigned",
                           partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
@@ -171,6 +174,22 @@ class KafkaSource:
                 return True
         self._stalled = None
         return False
+
+    def pause(self) -> None:
+        """No records until `resume()`; polls still run the group (kafka-python drops what it
+        fetched for a paused partition and fetches it again from the position once resumed)."""
+        self._paused = True
+        if self.consumer is not None:
+            assigned = self.consumer.assignment()
+            if assigned:
+                self.consumer.pause(*assigned)
+
+    def resume(self) -> None:
+        self._paused = False
+        if self.consumer is not None:
+            paused = self.consumer.paused()
+            if paused:
+                self.consumer.resume(*paused)
 
     def label(self, topic: str) -> str:
         label = self._labels.get(topic)

@@ -103,6 +103,7 @@ class ConfluentSource:
         self._committing: PendingCommit | None = None
         self._committer: threading.Thread | None = None
         self._stalled = False  # the loop stopped waiting for the commit in `_committing`
+        self._paused = False  # the loop holds its records (`pause`)
         config = {
             "bootstrap.servers": bootstrap_servers,
             "group.id": group_id,
@@ -135,6 +136,11 @@ class ConfluentSource:
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         self._set_assigned(frozenset())
+        if self._paused and partitions:
+            # librdkafka keeps a partition paused across a reassignment and would resume it from
+            # the position it was paused at; its next owner (this process too) must start from
+            # the last commit instead.
+            self._pause_call(consumer.resume, partitions)
         if self.on_revoked is not None:
             self.on_revoked({Partition(tp.topic, tp.partition) for tp in partitions})
 
@@ -168,6 +174,26 @@ class ConfluentSource:
             return self._assigned
 
     # -- the loop's calls -----------------------------------------------------------------
+
+    def pause(self) -> None:
+        """No records until `resume()`; polls still serve the group and its callbacks. librdkafka
+        drops what it prefetched for a paused partition and fetches again, once resumed, from the
+        last message handed out. A partition assigned while paused is paused after its first batch
+        (`poll_batch`)."""
+        self._paused = True
+        self._pause_call(self.consumer.pause, self.consumer.assignment())
+
+    def resume(self) -> None:
+        self._paused = False
+        self._pause_call(self.consumer.resume, self.consumer.assignment())
+
+    def _pause_call(self, call: Callable[[list[Any]], None], partitions: list[Any]) -> None:
+        if not partitions:
+            return
+        try:
+            call(partitions)
+        except Exception as exc:  # KafkaException: a partition no longer assigned
+            self.throttle.log(logging.WARNING, "pause_failed", key="pause", error=f"{type(exc).__name__}: {exc}"[:300])
 
     def label(self, topic: str) -> str:
         label = self._labels.get(topic)
@@ -214,6 +240,10 @@ class ConfluentSource:
         for (topic, partition), bucket in records.items():
             chunks.append(Chunk(self.label(topic), topic, partition, bucket))
             offsets[Partition(topic, partition)] = bucket[-1].offset + 1
+        if self._paused:  # partitions assigned since `pause()`: this batch, then no more
+            from confluent_kafka import TopicPartition
+
+            self._pause_call(consumer.pause, [TopicPartition(tp.topic, tp.partition) for tp in offsets])
         return Batch(chunks, offsets)
 
     @staticmethod
