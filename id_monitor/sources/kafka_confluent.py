@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from id_monitor.config import ConfigError
 from id_monitor.logs import Throttle, get_logger, log_event
 from id_monitor.sources.batch import Batch, Chunk
+from id_monitor.sources.broker_contact import BrokerContact
 from id_monitor.sources.kafka import kafka_source_label
 from id_monitor.sources.pending_commit import PendingCommit
 
@@ -33,9 +34,19 @@ log = get_logger("kafka")
 
 # librdkafka's error codes that mean "no broker to talk to" (confluent_kafka.KafkaError).
 _BROKER_DOWN = ("_TRANSPORT", "_ALL_BROKERS_DOWN", "_RESOLVE")
+# Those of a commit the group refused because it moved on (a rebalance): nothing about reachability.
+_GROUP_CHANGED = ("REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "_ASSIGNMENT_LOST",
+                  "FENCED_INSTANCE_ID", "STALE_MEMBER_EPOCH")
 # librdkafka's syslog levels, as logging levels (its logs are forwarded, throttled).
 _SYSLOG_LEVELS = {0: logging.CRITICAL, 1: logging.CRITICAL, 2: logging.CRITICAL, 3: logging.ERROR,
                   4: logging.WARNING, 5: logging.INFO, 6: logging.INFO, 7: logging.DEBUG}
+
+
+def _error_name(error: BaseException) -> str:
+    """librdkafka's error code name inside a KafkaException, else the exception's type name."""
+    code = error.args[0] if error.args else None
+    name = getattr(code, "name", None)
+    return name() if callable(name) else type(error).__name__
 
 
 class Partition(NamedTuple):
@@ -93,9 +104,8 @@ class ConfluentSource:
         self.max_records = max_records
         self.throttle = throttle or Throttle(log)
         self.on_revoked = on_revoked
-        self.reachable = False
+        self.contact = BrokerContact(log, self.throttle)
         self.eof = False  # a consumer group never ends
-        self._contacted = False  # some broker round trip has succeeded since start
         self._assigned: frozenset[Partition] = frozenset()
         self._lock = threading.Lock()
         self._labels: dict[str, str] = {}
@@ -147,23 +157,18 @@ class ConfluentSource:
     def _on_error(self, error: Any) -> None:
         name = error.name()
         if name in _BROKER_DOWN:
-            if self._contacted and self.reachable:
-                log_event(log, logging.WARNING, "broker_lost", error=f"{name}: {error.str()}"[:300])
-            elif not self._contacted:
-                self.throttle.log(logging.WARNING, "broker_unreachable", key="broker",
-                                  bootstrap_servers=self.bootstrap_servers, error=f"{name}: {error.str()}"[:300])
-            self.reachable = False
+            self.contact.lost(f"{name}: {error.str()}", bootstrap_servers=self.bootstrap_servers)
             return
         self.throttle.log(logging.ERROR if error.fatal() else logging.WARNING, "kafka_error", key=f"error:{name}",
                           error=f"{name}: {error.str()}"[:300])
 
     def _reached(self) -> None:
-        if not self.reachable:
-            if self._contacted:
-                log_event(log, logging.INFO, "broker_reachable_again")
-            self.throttle.reset("broker")
-        self._contacted = True
-        self.reachable = True
+        self.contact.reached()
+
+    @property
+    def reachable(self) -> bool:
+        """What the last broker round trip found (`sources.broker_contact`)."""
+        return self.contact.reachable
 
     def _set_assigned(self, assigned: frozenset[Partition]) -> None:
         with self._lock:
@@ -305,7 +310,8 @@ class ConfluentSource:
         error = pending.wait(timeout_ms)
         if error is not None:
             self._stalled = not pending.answered
-            self.reachable = False
+            if _error_name(error) not in _GROUP_CHANGED:
+                self.contact.lost(f"{type(error).__name__}: {error}")
             self.throttle.log(logging.WARNING, "commit_failed", key="commit",
                               error=f"{type(error).__name__}: {error}"[:300], partitions=len(pending.offsets))
             return False
@@ -346,9 +352,7 @@ class ConfluentSource:
                 position = positions.get(p, -1)
                 lags[p] = max(0, high - (position if position >= 0 else low))
         except Exception as exc:  # KafkaException: timed out, broker gone
-            if self.reachable and self._contacted:
-                log_event(log, logging.WARNING, "broker_lost", error=f"{type(exc).__name__}: {exc}"[:300])
-            self.reachable = False
+            self.contact.lost(f"{type(exc).__name__}: {exc}")
             return None
         self._reached()
         return lags
