@@ -11,6 +11,8 @@ import urllib.request
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from id_monitor.agent import Agent
@@ -205,18 +207,36 @@ def test_one_batch_counts_like_one_record_at_a_time() -> None:
 
 class _ScriptedSource:
     """A Kafka source that serves fixed batches and answers commits as told, writing every call
-    into `events` so a test can check their order."""
+    into `events` so a test can check their order. While paused it serves none; `rebalance`, if
+    given (revoked, assigned after), runs at the first poll while paused, as a client runs a
+    rebalance inside a poll."""
 
-    def __init__(self, batches: list[dict], commit_ok: list[bool], agent_stop) -> None:
+    def __init__(self, batches: list[dict], commit_ok: list[bool], agent_stop, rebalance: tuple | None = None) -> None:
         self.batches, self.commit_ok, self.agent_stop = list(batches), list(commit_ok), agent_stop
         self.events: list[tuple] = []
         self.reachable = True
         self.on_revoked = None
         self.partitions = {tp for batch in batches for tp in batch}
+        self.paused = False
+        self.rebalance = rebalance
 
     eof = False
 
+    def pause(self) -> None:
+        self.paused = True
+        self.events.append(("paused",))
+
+    def resume(self) -> None:
+        self.paused = False
+        self.events.append(("resumed",))
+
     def poll_batch(self, timeout_ms: int) -> Batch | None:
+        if self.paused:
+            if self.rebalance:
+                (revoked, self.partitions), self.rebalance = self.rebalance, None
+                self.events.append(("revoked", frozenset(revoked)))
+                self.on_revoked(set(revoked))
+            return None
         if not self.batches:
             self.agent_stop()
             return None
@@ -250,42 +270,141 @@ class _ScriptedSource:
         self.events.append(("closed",))
 
 
-def test_kafka_loop_checks_a_batch_only_after_the_previous_commit_is_answered() -> None:
-    from collections import namedtuple
-
-    from kafka.structs import TopicPartition
-
-    from id_monitor.agent import InProcess
-
-    Rec = namedtuple("Rec", "value headers offset")
-    tp = TopicPartition("t", 0)
-    lines = [orjson.dumps(m) for m, _ in generate(30, seed=3)]
-    batches = [{tp: [Rec(v, [], 10 * k + i) for i, v in enumerate(lines[10 * k:10 * k + 10])]}
-               for k in range(3)]
+def _scripted_agent(batches: list[dict], commit_ok: list[bool], rebalance: tuple | None = None):
+    """An agent whose loop drives a `_ScriptedSource`; each recorded batch is logged as
+    ("recorded", messages) among the source's events."""
     agent = _agent({})
-    # The second commit fails: its offsets stay pending and go out with the third batch's.
-    source = _ScriptedSource(batches, commit_ok=[True, False, True], agent_stop=agent.stop)
+    source = _ScriptedSource(batches, commit_ok=commit_ok, agent_stop=agent.stop, rebalance=rebalance)
+    source.on_revoked = agent._on_revoked
     agent.source = source
     agent.state.mode = "kafka"
-    executor = agent.executor = InProcess(agent.checker)
-    checked = executor.collect
+    agent.executor = InProcess(agent.checker)
+    record = agent._record
 
-    def collect(handle):
-        source.events.append(("recorded", handle.totals.ok))
-        return checked(handle)
+    def recorded(result):
+        source.events.append(("recorded", result.totals.ok))
+        return record(result)
 
-    executor.collect = collect
+    agent._record = recorded
+    return agent, source
+
+
+def _batches(partitions: list, per_batch: int, count: int, first: int = 0) -> list[dict]:
+    from collections import namedtuple
+
+    Rec = namedtuple("Rec", "value headers offset")
+    lines = [orjson.dumps(m) for m, _ in generate(per_batch * count, seed=3)]
+    return [{tp: [Rec(v, [], first + per_batch * k + i) for i, v in enumerate(lines[per_batch * k:per_batch * (k + 1)])]
+             for tp in partitions} for k in range(count)]
+
+
+def test_kafka_loop_records_no_batch_until_a_failed_commit_is_retried_and_succeeds() -> None:
+    """Defect: after a failed commit the loop recorded the next batch anyway, so two recorded batches
+    were uncommitted and a rebalance replayed both. Now the source is paused, the pending offsets
+    (commits are cumulative) retried with backoff, and only their success lets the batch in hand be
+    recorded."""
+    from kafka.structs import TopicPartition
+
+    tp = TopicPartition("t", 0)
+    # The second commit fails, and so does its first retry.
+    agent, source = _scripted_agent(_batches([tp], 10, 3), commit_ok=[True, False, False, True])
     agent._loop()
     agent._shutdown()
     assert source.events == [
-        ("recorded", 10), ("commit_sent", {tp: 10}),
-        ("commit_answered", {tp: 10}, True), ("recorded", 10), ("commit_sent", {tp: 20}),
-        ("commit_answered", {tp: 20}, False), ("recorded", 10), ("commit_sent", {tp: 30}),
+        ("recorded", 10), ("commit_sent", {tp: 10}), ("commit_answered", {tp: 10}, True),
+        ("recorded", 10), ("commit_sent", {tp: 20}), ("commit_answered", {tp: 20}, False),
+        ("paused",),
+        ("commit_sent", {tp: 20}), ("commit_answered", {tp: 20}, False),
+        ("commit_sent", {tp: 20}), ("commit_answered", {tp: 20}, True),
+        ("recorded", 10), ("commit_sent", {tp: 30}),
+        ("resumed",),
         ("commit_answered", {tp: 30}, True),
         ("closed",),
     ]
-    assert agent.state.pending_offsets == {} and agent.state.commits == 2
+    assert agent.state.pending_offsets == {} and agent.state.commits == 3
     assert agent.totals.ok == 30
+
+
+def test_a_rebalance_while_a_commit_is_owed_drops_the_batch_in_hand() -> None:
+    """The held batch's partition is revoked: its new owner (here this process again) fetches it
+    from the last commit, so the batch is not recorded (that would count it twice); the offsets
+    of the failed commit are dropped too, and the loop goes on with what it is assigned."""
+    from kafka.structs import TopicPartition
+
+    tp = TopicPartition("t", 0)
+    # The third batch is held (the second's commit failed); the rebalance hands the partition back
+    # from the last commit (10): the second batch comes again, then the third.
+    polled = _batches([tp], 10, 3) + _batches([tp], 10, 2, first=10)
+    agent, source = _scripted_agent(polled, commit_ok=[True, False], rebalance=({tp}, {tp}))
+    agent._loop()
+    agent._shutdown()
+    assert source.events == [
+        ("recorded", 10), ("commit_sent", {tp: 10}), ("commit_answered", {tp: 10}, True),
+        ("recorded", 10), ("commit_sent", {tp: 20}), ("commit_answered", {tp: 20}, False),
+        ("paused",), ("revoked", frozenset({tp})), ("resumed",),
+        ("recorded", 10), ("commit_sent", {tp: 20}), ("commit_answered", {tp: 20}, True),
+        ("recorded", 10), ("commit_sent", {tp: 30}), ("commit_answered", {tp: 30}, True),
+        ("closed",),
+    ]
+    assert agent.totals.ok == 40  # 30 offsets; the failed commit's batch counted twice: one batch
+    assert agent.state.pending_offsets == {}
+
+
+def test_a_rebalance_that_takes_part_of_the_batch_in_hand_keeps_the_rest() -> None:
+    """Two partitions, one revoked while the commit is owed: the held batch is checked again with
+    the kept partition's records only (those are not fetched again), and only its offsets are
+    committed."""
+    from kafka.structs import TopicPartition
+
+    kept, taken = TopicPartition("t", 0), TopicPartition("t", 1)
+    agent, source = _scripted_agent(_batches([kept, taken], 10, 3), commit_ok=[True, False, True],
+                                    rebalance=({taken}, {kept}))
+    agent._loop()
+    agent._shutdown()
+    assert source.events == [
+        ("recorded", 20), ("commit_sent", {kept: 10, taken: 10}), ("commit_answered", {kept: 10, taken: 10}, True),
+        ("recorded", 20), ("commit_sent", {kept: 20, taken: 20}),
+        ("commit_answered", {kept: 20, taken: 20}, False),
+        ("paused",), ("revoked", frozenset({taken})),
+        ("commit_sent", {kept: 20}), ("commit_answered", {kept: 20}, True),
+        ("recorded", 10), ("commit_sent", {kept: 30}),
+        ("resumed",),
+        ("commit_answered", {kept: 30}, True),
+        ("closed",),
+    ]
+    assert agent.totals.ok == 50  # the held batch's taken partition is left to its new owner
+
+
+@given(st.dictionaries(st.integers(0, 5), st.integers(1, 4), min_size=1), st.sets(st.integers(0, 7)))
+def test_revoking_partitions_of_a_batch_in_hand_leaves_exactly_the_others(sizes: dict, revoked: set) -> None:
+    from kafka.structs import TopicPartition
+
+    from id_monitor.agent.dispatched import Dispatched
+
+    chunks = [Chunk("kafka:t", "t", p, list(range(n))) for p, n in sizes.items()]
+    entry = Dispatched(None, {TopicPartition("t", p): n for p, n in sizes.items()}, chunks, 0)
+    entry.revoke({TopicPartition("t", p) for p in revoked})
+    kept = set(sizes) - revoked
+    assert {c.partition for c in entry.chunks} == kept == {tp.partition for tp in entry.offsets}
+    assert entry.revoked == bool(set(sizes) & revoked)
+    assert entry.dropped == sum(n for p, n in sizes.items() if p in revoked)
+    assert sum(len(c.records) for c in entry.chunks) + entry.dropped == sum(sizes.values())
+
+
+def test_sigterm_while_a_commit_is_owed_leaves_the_batch_in_hand_unrecorded() -> None:
+    from kafka.structs import TopicPartition
+
+    tp = TopicPartition("t", 0)
+    agent, source = _scripted_agent(_batches([tp], 10, 2), commit_ok=[False] * 100)
+    loop = threading.Thread(target=agent._loop, daemon=True)
+    loop.start()
+    wait_until(lambda: ("paused",) in source.events, timeout=10, message="the source paused")
+    agent.stop()
+    loop.join(10)
+    assert not loop.is_alive()
+    agent._shutdown()
+    assert [e for e in source.events if e[0] == "recorded"] == [("recorded", 10)]
+    assert source.events[-2:] == [("commit_sync", {tp: 10}), ("closed",)]
 
 
 def test_worker_batches_merge_to_one_process_counts() -> None:

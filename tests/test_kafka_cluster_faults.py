@@ -3,9 +3,11 @@
 A topic with replication factor 3, 6 partitions and `min.insync.replicas=2` receives a steady
 stream (an idempotent producer with `acks=all`) of probe messages that each carry exactly one
 violation, so every message the agent checks leaves a violation record naming its partition and
-offset. While `id-monitor run` consumes it, in order: SIGKILL the leader of partition 0, restart
-it; SIGKILL the agent, start a new one in the same group; stop the whole cluster for 60 s, start
-it again. Then:
+offset. One `id-monitor run` per `kafka.client` (kafka-python, confluent-kafka) consumes it side by
+side, each in its own consumer group and writing its own violations topic, so the two share the
+cluster and every fault, and each client is judged on its own records. While they consume, in
+order: SIGKILL the leader of partition 0, restart it; SIGKILL the agents, start a new one in each
+group; stop the whole cluster for 60 s, start it again. Then, for each client:
 
 - every produced offset was checked at least once (its violation record exists),
 - duplicates, attributed to the fault they follow by their `observed_ms`, are at most one batch
@@ -34,7 +36,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.kafka_broker import AgentProcess, _require, wait_until
+from tests.kafka_broker import KAFKA_CLIENTS, AgentProcess, _require, wait_until
 from tests.kafka_cluster import KafkaCluster
 
 pytestmark = [
@@ -165,9 +167,36 @@ class ReadinessLog:
 class Fault:
     name: str
     at: float  # time.time() when the fault started
-    recovery_s: float | None = None
+    recovery_s: dict[str, float] = field(default_factory=dict)  # per kafka.client
     note: str = ""
-    duplicates: int = 0
+    duplicates: dict[str, int] = field(default_factory=dict)  # per kafka.client
+
+
+@dataclass
+class Lane:
+    """One `kafka.client`'s agents (the current one last), in a consumer group and with a
+    violations topic of their own, so each client's guarantees are judged on its own records."""
+
+    client: str
+    group: str
+    violations: str
+    config: dict
+    runs: list[AgentProcess] = field(default_factory=list)
+    base: int = 0  # offsets committed when the current agent started: it counts from there
+    readiness: ReadinessLog | None = None
+
+    @property
+    def agent(self) -> AgentProcess:
+        return self.runs[-1]
+
+    def start_agent(self, directory: Path) -> AgentProcess:
+        self.runs.append(AgentProcess(directory, self.config, name=f"{self.client}-{len(self.runs) + 1}",
+                                      batch_size=BATCH))
+        return self.agent
+
+    def progress(self) -> float:
+        self.agent.assert_alive()
+        return self.base + self.agent.messages()
 
 
 def told(agent: AgentProcess) -> list[str]:
@@ -205,41 +234,86 @@ def consume_records(cluster: KafkaCluster, topic: str) -> list[dict]:
         consumer.close()
 
 
+def judge_records(lane: Lane, records: list[dict], ends: dict[int, int], faults: list[Fault]) -> dict:
+    """Asserts that every produced offset was checked by `lane`'s agents and attributes each
+    repeat to the last fault that started before it was observed; the lane's figures."""
+    seen = Counter((r["partition"], r["offset"]) for r in records)
+    missing = {(p, o) for p, end in ends.items() for o in range(end)} - set(seen)
+    assert not missing, f"{lane.client}: {len(missing)} offsets never checked, e.g. {sorted(missing)[:5]}"
+    assert set(seen) == {(p, o) for p, end in ends.items() for o in range(end)}, lane.client
+
+    first_seen: dict[tuple[int, int], int] = {}
+    outside_faults = 0
+    for fault in faults:
+        fault.duplicates[lane.client] = 0
+    for record in sorted(records, key=lambda r: r["observed_ms"]):
+        where = (record["partition"], record["offset"])
+        if where not in first_seen:
+            first_seen[where] = record["observed_ms"]
+            continue
+        before = [f for f in faults if f.at * 1000 <= record["observed_ms"]]
+        if before:
+            before[-1].duplicates[lane.client] += 1
+        else:
+            outside_faults += 1
+    duplicates = sum(count - 1 for count in seen.values())
+    return {"checked_offsets": len(seen), "lost": len(missing), "duplicates": duplicates,
+            "outside_faults": outside_faults}
+
+
 def test_faults_on_three_brokers_lose_nothing_and_duplicate_at_most_a_batch_per_fault(
         kafka_cluster: KafkaCluster, tmp_path: Path) -> None:
+    """One agent per `kafka.client`, side by side on the same stream and through the same faults
+    (each in its own group): every guarantee is judged for each client on its own records."""
     cluster = kafka_cluster
     topic = cluster.create_topic(partitions=6, replication=3, min_insync=2)
-    violations = cluster.create_topic(f"{topic}-violations", partitions=3, replication=3, min_insync=2)
-    group = f"{topic}-agents"
-    config = {
-        "kafka": {"bootstrap_servers": cluster.bootstrap, "group_id": group, "topics": [topic]},
-        "limits": {"max_message_bytes": 4096},
-        "violations": {"topic": violations},
-    }
-    runs = [AgentProcess(tmp_path, config, name="agent-1", batch_size=BATCH)]
-    base = [0]  # offsets committed when the current agent started: it counts from there
+    lanes = []
+    for client in KAFKA_CLIENTS:
+        violations = cluster.create_topic(f"{topic}-{client}-violations", partitions=3, replication=3, min_insync=2)
+        group = f"{topic}-{client}-agents"
+        config = {
+            "kafka": {"bootstrap_servers": cluster.bootstrap, "group_id": group, "topics": [topic], "client": client},
+            "limits": {"max_message_bytes": 4096},
+            "violations": {"topic": violations},
+        }
+        lanes.append(Lane(client, group, violations, config))
+    for lane in lanes:
+        lane.start_agent(tmp_path)
+        lane.readiness = ReadinessLog(lambda lane=lane: lane.agent)
     stream = ProbeStream(cluster.bootstrap, topic, RATE)
-    readiness = ReadinessLog(lambda: runs[-1])
     faults: list[Fault] = []
 
-    def progress() -> float:
-        runs[-1].assert_alive()
-        return base[0] + runs[-1].messages()
-
-    def recovered(since: float, target: int | None = None) -> float:
-        """Seconds from `since` (monotonic) until the agent is ready and has counted more than
-        `target`, by default what was acknowledged when called: it is counting traffic produced
-        after the fault."""
+    def recovered(since: float, target: int | None = None) -> dict[str, float]:
+        """Per client, seconds from `since` (monotonic) until its agent is ready and has counted
+        more than `target`, by default what was acknowledged when called: it is counting traffic
+        produced after the fault. Both agents are watched at once, so neither waits on the other."""
         target = stream.acknowledged() if target is None else target
-        wait_until(lambda: runs[-1].ready() and progress() > target, timeout=DEADLINE, interval=0.05,
-                   message=f"the agent to count past {target} messages")
-        return time.monotonic() - since
+        took: dict[str, float] = {}
+
+        def all_counting() -> bool:
+            for lane in lanes:
+                if lane.client not in took and lane.agent.ready() and lane.progress() > target:
+                    took[lane.client] = time.monotonic() - since
+            return len(took) == len(lanes)
+
+        wait_until(all_counting, timeout=DEADLINE, interval=0.05,
+                   message=f"every agent to count past {target} messages (done: {took})")
+        return took
+
+    def every_agent(check: Callable[[AgentProcess], bool], what: str) -> None:
+        wait_until(lambda: all(check(lane.agent) for lane in lanes), timeout=DEADLINE, interval=0.2,
+                   message=f"{what} on every client's agent")
+
+    def logged(event: str) -> Callable[[AgentProcess], bool]:
+        return lambda agent: any(e["event"] == event for e in agent.log_events())
 
     try:
-        wait_until(runs[-1].ready, timeout=DEADLINE, message="the first agent to be ready")
-        readiness.start()
+        every_agent(AgentProcess.ready, "the first agent ready")
+        for lane in lanes:
+            lane.readiness.start()
         stream.start()
-        wait_until(lambda: progress() >= 2 * RATE, timeout=DEADLINE, message="the agent to count the stream")
+        wait_until(lambda: all(lane.progress() >= 2 * RATE for lane in lanes), timeout=DEADLINE,
+                   message="every agent to count the stream")
         baseline = recovered(time.monotonic())
 
         # 1. SIGKILL the leader of partition 0 (and so of every partition it leads), then restart it.
@@ -263,99 +337,89 @@ def test_faults_on_three_brokers_lose_nothing_and_duplicate_at_most_a_batch_per_
         started = time.monotonic()
         fault.recovery_s = recovered(started)
         cluster.wait_in_sync(topic, 6, 3)
-        cluster.wait_in_sync(violations, 3, 3)
+        for lane in lanes:
+            cluster.wait_in_sync(lane.violations, 3, 3)
         fault.note += (f", started in {took:.1f} s, all partitions in sync on 3 replicas "
                        f"{time.monotonic() - started:.1f} s after that")
 
-        # 2. SIGKILL the agent mid-stream; a new one in the same group takes over from the commits.
+        # 2. SIGKILL the agents mid-stream; a new one in each group takes over from the commits.
         fault = Fault("agent killed (SIGKILL) and restarted", time.time())
         started = time.monotonic()
-        runs[-1].kill()
+        for lane in lanes:
+            lane.agent.kill()
         faults.append(fault)
         acknowledged_at_kill = stream.acknowledged()
-        base[0] = sum(cluster.committed(topic, group).values())
-        runs.append(AgentProcess(tmp_path, config, name="agent-2", batch_size=BATCH))
+        for lane in lanes:
+            lane.base = sum(cluster.committed(topic, lane.group).values())
+            lane.start_agent(tmp_path)
         fault.recovery_s = recovered(started, acknowledged_at_kill)
-        fault.note = f"restarted from {base[0]} committed offsets"
+        fault.note = "restarted from " + ", ".join(f"{lane.base} ({lane.client})" for lane in lanes) + \
+            " committed offsets"
 
         # 3. The whole cluster stopped for OUTAGE_S seconds, then started again.
         stream.pause()
-        agent = runs[-1]
         fault = Fault(f"whole cluster stopped for {OUTAGE_S} s", time.time())
         down = time.monotonic()
         faults.append(fault)
         cluster.stop()
-        wait_until(lambda: agent.get("/readyz")[0] == 503, timeout=DEADLINE, interval=0.2,
-                   message="/readyz 503 while the cluster is down")
-        wait_until(lambda: any(e["event"] == "broker_lost" for e in agent.log_events()), timeout=DEADLINE,
-                   message="the broker_lost log line")
+        every_agent(lambda agent: agent.get("/readyz")[0] == 503, "/readyz 503 while the cluster is down")
+        every_agent(logged("broker_lost"), "the broker_lost log line")
         not_ready_after = time.monotonic() - down
-        while time.monotonic() - down < OUTAGE_S:  # the outage itself: the agent must stay alive
-            agent.assert_alive()
+        while time.monotonic() - down < OUTAGE_S:  # the outage itself: the agents must stay alive
+            for lane in lanes:
+                lane.agent.assert_alive()
             time.sleep(min(1.0, max(0.0, OUTAGE_S - (time.monotonic() - down))))
         took = cluster.start()
         up = time.monotonic()
         stream.resume()
-        wait_until(agent.ready, timeout=DEADLINE, interval=0.1, message="/readyz 200 after the cluster is back")
+        every_agent(AgentProcess.ready, "/readyz 200 after the cluster is back")
         ready_after = time.monotonic() - up
         fault.recovery_s = recovered(up)
-        wait_until(lambda: any(e["event"] == "broker_reachable_again" for e in agent.log_events()),
-                   timeout=DEADLINE, message="the broker_reachable_again log line")
-        fault.note = (f"/readyz 503 {not_ready_after:.1f} s after the stop; the cluster started in {took:.1f} s; "
-                      f"/readyz 200 {ready_after:.1f} s after that")
+        every_agent(logged("broker_reachable_again"), "the broker_reachable_again log line")
+        fault.note = (f"/readyz 503 on every agent {not_ready_after:.1f} s after the stop; the cluster started "
+                      f"in {took:.1f} s; /readyz 200 on every agent {ready_after:.1f} s after that")
         steady = recovered(time.monotonic())
 
-        # The stream ends; the agent checks and commits all of it.
+        # The stream ends; each agent checks and commits all of it.
         stream.close()
         assert stream.errors == []
         ends = cluster.end_offsets(topic)
         produced = sum(ends.values())
         assert produced == stream.acked == stream.sent  # idempotent: each probe is in the log once
-        wait_until(lambda: cluster.committed(topic, group) == ends, timeout=DEADLINE, interval=0.5,
-                   message="every offset committed")
-        samples = agent.scrape()
-        assert agent.terminate()[0] == 0
-        logs = {run.name: told(run) for run in runs}
+        for lane in lanes:
+            wait_until(lambda lane=lane: cluster.committed(topic, lane.group) == ends, timeout=DEADLINE,
+                       interval=0.5, message=f"every offset committed by the {lane.client} agent")
+        samples = {lane.client: lane.agent.scrape() for lane in lanes}
+        for lane in lanes:
+            assert lane.agent.terminate()[0] == 0, lane.client
+        logs = {run.name: told(run) for lane in lanes for run in lane.runs}
     finally:
-        readiness.stop()
-        for run in runs:
-            run.close()
+        for lane in lanes:
+            if lane.readiness is not None:
+                lane.readiness.stop()
+            for run in lane.runs:
+                run.close()
 
-    records = [r for r in consume_records(cluster, violations) if r["rule"] == "unknown_format"]
-    seen = Counter((r["partition"], r["offset"]) for r in records)
-    missing = {(p, o) for p, end in ends.items() for o in range(end)} - set(seen)
-    assert not missing, f"{len(missing)} offsets never checked, e.g. {sorted(missing)[:5]}"
-    assert set(seen) == {(p, o) for p, end in ends.items() for o in range(end)}
-
-    # Each repeat is attributed to the last fault that started before it was observed.
-    first_seen: dict[tuple[int, int], int] = {}
-    outside_faults = 0
-    for record in sorted(records, key=lambda r: r["observed_ms"]):
-        where = (record["partition"], record["offset"])
-        if where not in first_seen:
-            first_seen[where] = record["observed_ms"]
-            continue
-        before = [f for f in faults if f.at * 1000 <= record["observed_ms"]]
-        if before:
-            before[-1].duplicates += 1
-        else:
-            outside_faults += 1
-    duplicates = sum(count - 1 for count in seen.values())
-
-    figures = {
-        "produced": produced, "checked_offsets": len(seen), "lost": len(missing), "duplicates": duplicates,
-        "batch_size": BATCH, "rate_per_s": RATE, "latency_without_fault_s": [round(baseline, 2), round(steady, 2)],
-        "faults": [{"fault": f.name, "recovery_s": round(f.recovery_s or -1, 2), "duplicates": f.duplicates,
-                    "note": f.note} for f in faults],
-        "readyz": [(round(t - faults[0].at, 1), status, body) for t, status, body in readiness.transitions],
-        "logs": logs,
-        "last_agent_messages": samples and int(sum(v for (n, _), v in samples.items()
-                                                   if n == "id_monitor_messages_total")),
-    }
+    figures: dict = {"produced": produced, "batch_size": BATCH, "rate_per_s": RATE, "clients": {}}
+    for lane in lanes:
+        records = [r for r in consume_records(cluster, lane.violations) if r["rule"] == "unknown_format"]
+        judged = judge_records(lane, records, ends, faults)
+        figures["clients"][lane.client] = {
+            **judged,
+            "latency_without_fault_s": [round(baseline[lane.client], 2), round(steady[lane.client], 2)],
+            "readyz": [(round(t - faults[0].at, 1), status, body) for t, status, body in lane.readiness.transitions],
+            "last_agent_messages": int(sum(v for (n, _), v in samples[lane.client].items()
+                                           if n == "id_monitor_messages_total")),
+        }
+    figures["faults"] = [{"fault": f.name, "recovery_s": {c: round(s, 2) for c, s in f.recovery_s.items()},
+                          "duplicates": f.duplicates, "note": f.note} for f in faults]
+    figures["logs"] = logs
     print("\nthree-broker faults:", json.dumps(figures, indent=1))
-    assert outside_faults == 0
-    assert "partitions_assigned" in logs[runs[-1].name]  # the new agent says it took the partitions over
-    for fault in faults:
-        assert fault.duplicates <= BATCH, (fault.name, fault.duplicates)
-    assert duplicates == sum(f.duplicates for f in faults) <= BATCH * len(faults)
     assert len(faults) == 4
+    for lane in lanes:
+        judged = figures["clients"][lane.client]
+        assert judged["outside_faults"] == 0, lane.client
+        assert "partitions_assigned" in logs[lane.agent.name], lane.client  # the new agent took the partitions over
+        for fault in faults:
+            assert fault.duplicates[lane.client] <= BATCH, (lane.client, fault.name, fault.duplicates)
+        assert judged["duplicates"] == sum(f.duplicates[lane.client] for f in faults) <= BATCH * len(faults)

@@ -8,7 +8,9 @@ JSON Lines: `sources.source.Source` and `CommittingSource`) nor where checking
 happens: `InProcess` checks a batch at once; `WorkerPool` hands it to worker processes and the loop
 polls the next batch meanwhile. Either way a batch's results are recorded (metrics merged, violation
 records flushed) before its offsets are committed, so a crash replays at most one batch and never
-skips a message.
+skips a message. While a commit has failed (or went unanswered) and its offsets are still pending,
+no further batch is recorded: the source is paused, the commit retried with backoff, and the batch
+in hand waits (a rebalance meanwhile drops what it took away, `agent.dispatched`).
 
 Nothing a message contains can stop the loop (the Checker counts it). Broker faults are handled by
 the source (retries with backoff) and by the violation sink's flush (retried); both show on
@@ -29,10 +31,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
+from id_monitor.agent.dispatched import Dispatched
 from id_monitor.agent.workers import WorkerDied
 from id_monitor.logs import Throttle, get_logger, log_event
 from id_monitor.pipeline import BatchResult, Checker, Engine, Totals, build_engine
-from id_monitor.sources.kafka import kafka_source_label
+from id_monitor.sources.kafka import Backoff, kafka_source_label
 from id_monitor.sources.source import Source
 from id_monitor.sources.stream import STDIN_SOURCE, StreamSource
 
@@ -45,6 +48,8 @@ POLL_TIMEOUT_MS = 500
 SHUTDOWN_COMMIT_TIMEOUT_MS = 2000
 COMMIT_TIMEOUT_MS = 2000
 FLUSH_RETRY_S = 1.0
+COMMIT_RETRY_BASE_S = 0.5  # a failed commit is retried after 0.5 s, 1 s, 2 s, ... up to the cap
+COMMIT_RETRY_CAP_S = 5.0
 
 
 class InProcess:
@@ -108,6 +113,11 @@ class Agent:
         self._lag_partitions: set[Any] = set()
         self._lag_assigned: frozenset[Any] = frozenset()
         self._in_flight: Any = None  # the offset commit sent and not yet answered (Kafka)
+        self._dispatched: deque[Dispatched] = deque()  # handed to the executor, not recorded yet
+        self._holding = False  # the source is paused until the pending offsets are committed
+        self._commit_backoff = Backoff(COMMIT_RETRY_BASE_S, COMMIT_RETRY_CAP_S)
+        self._commit_retry_at = 0.0  # time.monotonic() when a failed commit may be sent again
+        self._commit_failed = False  # the pending offsets include some whose commit failed
         self.workers = max(1, workers)  # Kafka mode: checking processes (1: check in this one)
         self.executor: Any = None
         self.exit_code = 0
@@ -251,40 +261,102 @@ class Agent:
 
     def _loop(self) -> None:
         """Poll, check, record, commit. Batches handed to the executor and not recorded yet wait in
-        `dispatched`, oldest first: at most `depth` of them (1 in process; 2 with workers, so they
+        `_dispatched`, oldest first: at most `depth` of them (1 in process; 2 with workers, so they
         check batch N+1 while this process records batch N). A batch is recorded only once the
-        previous commit is answered, and committed only once recorded, so at most one recorded
-        batch is ever uncommitted: the one-batch replay bound."""
+        previous commit has succeeded, and committed only once recorded, so at most one recorded
+        batch is ever uncommitted: the one-batch replay bound.
+
+        A commit answered with an error, or not answered in time, leaves its offsets pending (commits
+        are cumulative: the next one carries them). Until they are committed the loop records
+        nothing more: the source is paused (its polls still serve the group, so a rebalance can
+        happen), the commit is retried with backoff, and the batch in hand waits. Were it recorded,
+        two recorded batches would be uncommitted, and a rebalance would replay both."""
         source, executor = self.source, self.executor
         depth = executor.depth
-        dispatched: deque[tuple[Any, dict[Any, int]]] = deque()
+        dispatched = self._dispatched
         while True:
             stopping = self._stop.is_set()
+            owed = self._hold_while_commit_owed()
             batch = None
-            if not stopping and not self.state.eof and len(dispatched) < depth:
+            # While a commit is owed the paused source is still polled: that is where the clients
+            # run rebalances (and librdkafka its callbacks).
+            if not stopping and not self.state.eof and (len(dispatched) < depth or owed):
                 batch = self._poll()
                 if batch is not None:
-                    dispatched.append((executor.submit(batch.chunks, int(time.time() * 1000)), batch.offsets))
+                    observed_ms = int(time.time() * 1000)
+                    dispatched.append(Dispatched(executor.submit(batch.chunks, observed_ms), batch.offsets,
+                                                 batch.chunks, observed_ms))
                 elif source.eof:
                     self.state.eof = True
             self._settle_commit(COMMIT_TIMEOUT_MS)
-            if dispatched and (len(dispatched) >= depth or batch is None or stopping):
-                handle, offsets = dispatched.popleft()
-                if not self._record(executor.collect(handle)):
-                    break  # stopping with records unsent: leave the batch uncommitted
-                self.state.batches += 1
-                if offsets:
-                    # A rebalance since the batch was polled may have taken partitions away: their
-                    # new owner checks them from the last commit; committing here could only fail
-                    # or move that owner's offsets back.
-                    assigned = source.assigned()
-                    self.state.pending_offsets.update({tp: o for tp, o in offsets.items() if tp in assigned})
-            if self.state.pending_offsets and self._in_flight is None:
-                self._in_flight = source.commit_async(dict(self.state.pending_offsets), timeout_ms=COMMIT_TIMEOUT_MS)
+            owed = self._commit_owed()
+            if dispatched and not owed and (len(dispatched) >= depth or batch is None or stopping):
+                entry = dispatched.popleft()
+                result = self._result_of(entry)
+                if result is not None:
+                    if not self._record(result):
+                        break  # stopping with records unsent: leave the batch uncommitted
+                    self.state.batches += 1
+                    if entry.offsets:
+                        # A rebalance since the batch was polled may have taken partitions away: their
+                        # new owner checks them from the last commit; committing here could only fail
+                        # or move that owner's offsets back.
+                        assigned = source.assigned()
+                        self.state.pending_offsets.update(
+                            {tp: o for tp, o in entry.offsets.items() if tp in assigned})
+            self._send_commit(owed)
+            if stopping and owed:
+                break  # the batches in hand stay unrecorded: they are checked again from the last commit
             if (stopping or self.state.eof) and not dispatched:
                 break
+            if owed and self._in_flight is None:
+                # Until the retry is due; the paused source is polled again meanwhile.
+                self._stop.wait(max(0.0, min(self._commit_retry_at - time.monotonic(), POLL_TIMEOUT_MS / 1000)))
             if self.state.mode == "kafka":
                 self._maybe_update_lag()
+
+    def _commit_owed(self) -> bool:
+        """The last commit failed (or went unanswered) and offsets are still pending: nothing more
+        may be recorded until they are committed."""
+        return self._commit_failed and bool(self.state.pending_offsets)
+
+    def _hold_while_commit_owed(self) -> bool:
+        """Pause the source while a commit is owed, resume it once it is not; whether one is."""
+        owed = self._commit_owed()
+        if owed != self._holding:
+            self._holding = owed
+            if owed:
+                self.source.pause()
+                log_event(log, logging.WARNING, "records_held", reason="offsets not committed",
+                          uncommitted_partitions=len(self.state.pending_offsets),
+                          batches_in_hand=len(self._dispatched))
+            else:
+                self.source.resume()
+                log_event(log, logging.INFO, "records_released", batches_in_hand=len(self._dispatched))
+        return owed
+
+    def _send_commit(self, owed: bool) -> None:
+        """Send the pending offsets unless a commit is in flight, or a failed one is not due again."""
+        if not self.state.pending_offsets or self._in_flight is not None:
+            return
+        if owed and time.monotonic() < self._commit_retry_at:
+            return
+        self._in_flight = self.source.commit_async(dict(self.state.pending_offsets), timeout_ms=COMMIT_TIMEOUT_MS)
+        if self._in_flight is None and owed:  # not sent (the previous one is still unanswered)
+            self._commit_retry_at = time.monotonic() + self._commit_backoff.next_delay()
+
+    def _result_of(self, entry: Dispatched) -> BatchResult | None:
+        """The batch's results, or None when a rebalance took all its partitions away: those the
+        rebalance took are left to their new owner (`agent.dispatched`)."""
+        result = self.executor.collect(entry.handle)
+        if not entry.revoked:
+            return result
+        if not entry.chunks:
+            log_event(log, logging.INFO, "batch_dropped", reason="partitions revoked", messages=entry.dropped)
+            return None
+        log_event(log, logging.INFO, "batch_trimmed", reason="partitions revoked", messages_dropped=entry.dropped,
+                  messages_kept=sum(len(chunk.records) for chunk in entry.chunks))
+        return self.checker.check_batch(entry.chunks, entry.observed_ms)
 
     def _record(self, result: BatchResult) -> bool:
         """A batch's results made visible: metrics merged, totals added, violation records sent and
@@ -349,19 +421,28 @@ class Agent:
 
     def _committed(self, offsets: dict[Any, int], ok: bool) -> None:
         """A commit's outcome: committed offsets leave `pending_offsets` unless a later batch of
-        the same partition moved them on; failed ones stay and go with the next commit."""
+        the same partition moved them on; failed ones stay and are sent again (`_loop`)."""
         self.state.last_commit_ok = ok
-        if ok:
-            self.state.commits += 1
-            for tp, off in offsets.items():
-                if self.state.pending_offsets.get(tp) == off:
-                    del self.state.pending_offsets[tp]
+        self._commit_failed = not ok
+        if not ok:
+            self._commit_retry_at = time.monotonic() + self._commit_backoff.next_delay()
+            return
+        self._commit_backoff.reset()
+        self.state.commits += 1
+        for tp, off in offsets.items():
+            if self.state.pending_offsets.get(tp) == off:
+                del self.state.pending_offsets[tp]
 
     def _on_revoked(self, revoked: set[Any]) -> None:
         # Uncommitted offsets of partitions we lose are dropped: their new owner starts from the
-        # last commit and re-checks them (at-least-once), it never skips them.
+        # last commit and re-checks them (at-least-once), it never skips them. So are the records of
+        # those partitions in batches not recorded yet: they will be fetched and checked again.
         for tp in revoked:
             self.state.pending_offsets.pop(tp, None)
+        for entry in self._dispatched:
+            entry.revoke(revoked)
+        if not self.state.pending_offsets:
+            self._commit_failed = False  # nothing of the failed commit is ours to commit any more
 
     def _maybe_update_lag(self) -> None:
         """Every LAG_INTERVAL_S, and at once after a rebalance changed the assignment, so the lag

@@ -19,11 +19,16 @@ from typing import Any
 
 from id_monitor.logs import Throttle, get_logger, log_event
 from id_monitor.sources.batch import Batch, Chunk
+from id_monitor.sources.broker_contact import BrokerContact
 from id_monitor.sources.pending_commit import PendingCommit
 
 __all__ = ["Backoff", "KafkaSource", "PendingCommit", "kafka_source_label"]
 
 log = get_logger("kafka")
+
+# kafka-python's errors for a commit the group refused because it moved on (a rebalance), not for
+# want of a broker: they say nothing about reachability.
+_GROUP_CHANGED = ("CommitFailedError", "RebalanceInProgressError", "IllegalGenerationError", "UnknownMemberIdError")
 
 
 def kafka_source_label(topic: str) -> str:
@@ -69,13 +74,14 @@ class KafkaSource:
         self.throttle = throttle or Throttle(log)
         self.on_revoked = on_revoked
         self.consumer: Any = None
-        self.reachable = False
+        self.contact = BrokerContact(log, self.throttle)
         self._assigned: frozenset[Any] = frozenset()
         self._backoff = Backoff()
         self._next_connect = 0.0
         self._lock = threading.Lock()
         self._labels: dict[str, str] = {}
         self._stalled: PendingCommit | None = None  # a commit the loop stopped waiting for
+        self._paused = False  # the loop holds its records (`pause`)
         self.eof = False  # a consumer group never ends
 
     # -- connection ---------------------------------------------------------------------
@@ -100,7 +106,9 @@ class KafkaSource:
 
             def on_partitions_assigned(self, assigned):
                 source._set_assigned(frozenset(assigned))
-                source.reachable = True
+                if source._paused and assigned:
+                    source.consumer.pause(*assigned)
+                source.contact.reached()
                 log_event(log, logging.INFO, "partitions_assigned",
                           partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
 
@@ -118,13 +126,11 @@ class KafkaSource:
         except Exception as exc:  # NoBrokersAvailable, KafkaTimeoutError, DNS errors...
             delay = self._backoff.next_delay()
             self._next_connect = now + delay
-            self.reachable = False
-            self.throttle.log(logging.WARNING, "broker_unreachable", key="broker",
-                              bootstrap_servers=self.bootstrap_servers, retry_in_s=delay,
-                              error=f"{type(exc).__name__}: {exc}")
+            self.contact.lost(f"{type(exc).__name__}: {exc}", bootstrap_servers=self.bootstrap_servers,
+                              retry_in_s=delay)
             return False
         self.consumer = consumer
-        self.reachable = True
+        self.contact.reached()
         self._backoff.reset()
         log_event(log, logging.INFO, "consumer_started", client="kafka-python",
                   bootstrap_servers=self.bootstrap_servers, group_id=self.group_id, topics=self.topics)
@@ -133,6 +139,11 @@ class KafkaSource:
     def _set_assigned(self, assigned: frozenset[Any]) -> None:
         with self._lock:
             self._assigned = assigned
+
+    @property
+    def reachable(self) -> bool:
+        """What the last broker round trip found (`sources.broker_contact`)."""
+        return self.contact.reachable
 
     def assigned(self) -> frozenset[Any]:
         with self._lock:
@@ -172,6 +183,22 @@ class KafkaSource:
         self._stalled = None
         return False
 
+    def pause(self) -> None:
+        """No records until `resume()`; polls still run the group (kafka-python drops what it
+        fetched for a paused partition and fetches it again from the position once resumed)."""
+        self._paused = True
+        if self.consumer is not None:
+            assigned = self.consumer.assignment()
+            if assigned:
+                self.consumer.pause(*assigned)
+
+    def resume(self) -> None:
+        self._paused = False
+        if self.consumer is not None:
+            paused = self.consumer.paused()
+            if paused:
+                self.consumer.resume(*paused)
+
     def label(self, topic: str) -> str:
         label = self._labels.get(topic)
         if label is None:
@@ -186,7 +213,7 @@ class KafkaSource:
         try:
             return self.consumer.poll(timeout_ms=timeout_ms)
         except Exception as exc:
-            self.reachable = False
+            self.contact.lost(f"{type(exc).__name__}: {exc}")
             self.throttle.log(logging.WARNING, "poll_failed", key="poll", error=f"{type(exc).__name__}: {exc}")
             time.sleep(min(timeout_ms / 1000, 0.5))
             return {}
@@ -204,8 +231,7 @@ class KafkaSource:
         except Exception as exc:
             self._commit_failed(exc, len(offsets))
             return False
-        if not self.reachable:
-            self.reachable = True
+        self.contact.reached()
         self.throttle.reset("commit")
         return True
 
@@ -247,13 +273,13 @@ class KafkaSource:
             if not pending.reported:
                 self._commit_failed(error, len(pending.offsets))
             return False
-        if not self.reachable:
-            self.reachable = True
+        self.contact.reached()
         self.throttle.reset("commit")
         return True
 
     def _commit_failed(self, exc: BaseException, partitions: int) -> None:
-        self.reachable = False
+        if type(exc).__name__ not in _GROUP_CHANGED:
+            self.contact.lost(f"{type(exc).__name__}: {exc}")
         self.throttle.log(logging.WARNING, "commit_failed", key="commit",
                           error=f"{type(exc).__name__}: {exc}", partitions=partitions)
 
@@ -275,14 +301,9 @@ class KafkaSource:
                 if position is not None and end is not None:
                     lags[tp] = max(0, end - position)
         except Exception as exc:
-            if self.reachable:
-                log_event(log, logging.WARNING, "broker_lost", error=f"{type(exc).__name__}: {exc}")
-            self.reachable = False
+            self.contact.lost(f"{type(exc).__name__}: {exc}")
             return None
-        if not self.reachable:
-            log_event(log, logging.INFO, "broker_reachable_again")
-            self.throttle.reset("broker")
-        self.reachable = True
+        self.contact.reached()
         return lags
 
     def close(self, timeout_ms: int = 3000) -> None:

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from id_monitor.config import ConfigError
 from id_monitor.logs import Throttle, get_logger, log_event
 from id_monitor.sources.batch import Batch, Chunk
+from id_monitor.sources.broker_contact import BrokerContact
 from id_monitor.sources.kafka import kafka_source_label
 from id_monitor.sources.pending_commit import PendingCommit
 
@@ -33,9 +34,19 @@ log = get_logger("kafka")
 
 # librdkafka's error codes that mean "no broker to talk to" (confluent_kafka.KafkaError).
 _BROKER_DOWN = ("_TRANSPORT", "_ALL_BROKERS_DOWN", "_RESOLVE")
+# Those of a commit the group refused because it moved on (a rebalance): nothing about reachability.
+_GROUP_CHANGED = ("REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "_ASSIGNMENT_LOST",
+                  "FENCED_INSTANCE_ID", "STALE_MEMBER_EPOCH")
 # librdkafka's syslog levels, as logging levels (its logs are forwarded, throttled).
 _SYSLOG_LEVELS = {0: logging.CRITICAL, 1: logging.CRITICAL, 2: logging.CRITICAL, 3: logging.ERROR,
                   4: logging.WARNING, 5: logging.INFO, 6: logging.INFO, 7: logging.DEBUG}
+
+
+def _error_name(error: BaseException) -> str:
+    """librdkafka's error code name inside a KafkaException, else the exception's type name."""
+    code = error.args[0] if error.args else None
+    name = getattr(code, "name", None)
+    return name() if callable(name) else type(error).__name__
 
 
 class Partition(NamedTuple):
@@ -93,9 +104,8 @@ class ConfluentSource:
         self.max_records = max_records
         self.throttle = throttle or Throttle(log)
         self.on_revoked = on_revoked
-        self.reachable = False
+        self.contact = BrokerContact(log, self.throttle)
         self.eof = False  # a consumer group never ends
-        self._contacted = False  # some broker round trip has succeeded since start
         self._assigned: frozenset[Partition] = frozenset()
         self._lock = threading.Lock()
         self._labels: dict[str, str] = {}
@@ -103,6 +113,7 @@ class ConfluentSource:
         self._committing: PendingCommit | None = None
         self._committer: threading.Thread | None = None
         self._stalled = False  # the loop stopped waiting for the commit in `_committing`
+        self._paused = False  # the loop holds its records (`pause`)
         config = {
             "bootstrap.servers": bootstrap_servers,
             "group.id": group_id,
@@ -135,29 +146,29 @@ class ConfluentSource:
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         self._set_assigned(frozenset())
+        if self._paused and partitions:
+            # librdkafka keeps a partition paused across a reassignment and would resume it from
+            # the position it was paused at; its next owner (this process too) must start from
+            # the last commit instead.
+            self._pause_call(consumer.resume, partitions)
         if self.on_revoked is not None:
             self.on_revoked({Partition(tp.topic, tp.partition) for tp in partitions})
 
     def _on_error(self, error: Any) -> None:
         name = error.name()
         if name in _BROKER_DOWN:
-            if self._contacted and self.reachable:
-                log_event(log, logging.WARNING, "broker_lost", error=f"{name}: {error.str()}"[:300])
-            elif not self._contacted:
-                self.throttle.log(logging.WARNING, "broker_unreachable", key="broker",
-                                  bootstrap_servers=self.bootstrap_servers, error=f"{name}: {error.str()}"[:300])
-            self.reachable = False
+            self.contact.lost(f"{name}: {error.str()}", bootstrap_servers=self.bootstrap_servers)
             return
         self.throttle.log(logging.ERROR if error.fatal() else logging.WARNING, "kafka_error", key=f"error:{name}",
                           error=f"{name}: {error.str()}"[:300])
 
     def _reached(self) -> None:
-        if not self.reachable:
-            if self._contacted:
-                log_event(log, logging.INFO, "broker_reachable_again")
-            self.throttle.reset("broker")
-        self._contacted = True
-        self.reachable = True
+        self.contact.reached()
+
+    @property
+    def reachable(self) -> bool:
+        """What the last broker round trip found (`sources.broker_contact`)."""
+        return self.contact.reachable
 
     def _set_assigned(self, assigned: frozenset[Partition]) -> None:
         with self._lock:
@@ -168,6 +179,26 @@ class ConfluentSource:
             return self._assigned
 
     # -- the loop's calls -----------------------------------------------------------------
+
+    def pause(self) -> None:
+        """No records until `resume()`; polls still serve the group and its callbacks. librdkafka
+        drops what it prefetched for a paused partition and fetches again, once resumed, from the
+        last message handed out. A partition assigned while paused is paused after its first batch
+        (`poll_batch`)."""
+        self._paused = True
+        self._pause_call(self.consumer.pause, self.consumer.assignment())
+
+    def resume(self) -> None:
+        self._paused = False
+        self._pause_call(self.consumer.resume, self.consumer.assignment())
+
+    def _pause_call(self, call: Callable[[list[Any]], None], partitions: list[Any]) -> None:
+        if not partitions:
+            return
+        try:
+            call(partitions)
+        except Exception as exc:  # KafkaException: a partition no longer assigned
+            self.throttle.log(logging.WARNING, "pause_failed", key="pause", error=f"{type(exc).__name__}: {exc}"[:300])
 
     def label(self, topic: str) -> str:
         label = self._labels.get(topic)
@@ -214,6 +245,10 @@ class ConfluentSource:
         for (topic, partition), bucket in records.items():
             chunks.append(Chunk(self.label(topic), topic, partition, bucket))
             offsets[Partition(topic, partition)] = bucket[-1].offset + 1
+        if self._paused:  # partitions assigned since `pause()`: this batch, then no more
+            from confluent_kafka import TopicPartition
+
+            self._pause_call(consumer.pause, [TopicPartition(tp.topic, tp.partition) for tp in offsets])
         return Batch(chunks, offsets)
 
     @staticmethod
@@ -275,7 +310,8 @@ class ConfluentSource:
         error = pending.wait(timeout_ms)
         if error is not None:
             self._stalled = not pending.answered
-            self.reachable = False
+            if _error_name(error) not in _GROUP_CHANGED:
+                self.contact.lost(f"{type(error).__name__}: {error}")
             self.throttle.log(logging.WARNING, "commit_failed", key="commit",
                               error=f"{type(error).__name__}: {error}"[:300], partitions=len(pending.offsets))
             return False
@@ -316,9 +352,7 @@ class ConfluentSource:
                 position = positions.get(p, -1)
                 lags[p] = max(0, high - (position if position >= 0 else low))
         except Exception as exc:  # KafkaException: timed out, broker gone
-            if self.reachable and self._contacted:
-                log_event(log, logging.WARNING, "broker_lost", error=f"{type(exc).__name__}: {exc}"[:300])
-            self.reachable = False
+            self.contact.lost(f"{type(exc).__name__}: {exc}")
             return None
         self._reached()
         return lags

@@ -57,6 +57,17 @@ class CommittingSource(Source, Protocol):
         """Commit and wait (shutdown); False when the broker did not take the offsets."""
         ...
 
+    def pause(self) -> None:
+        """Hand out no records until `resume()` (the loop cannot record them while a commit is
+        owed), yet keep serving the group in `poll_batch`: heartbeats, rebalances. Records fetched
+        and not handed out are fetched again, from where the last batch handed out ended; a
+        partition assigned meanwhile is paused too."""
+        ...
+
+    def resume(self) -> None:
+        """Hand out records again."""
+        ...
+
     def lag(self, timeout_ms: int = 1000) -> dict[Any, int] | None:
         """Messages behind the end, per assigned partition; None when the broker did not answer."""
         ...
