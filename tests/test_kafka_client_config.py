@@ -200,7 +200,7 @@ def test_confluent_broker_errors_turn_readiness_and_log_once(caplog: pytest.LogC
             source._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
         events = [r.getMessage() for r in caplog.records]
         assert not source.reachable and events.count("broker_lost") == 1
-        source._reached()
+        source.contact.reached()
         assert source.reachable and [r.getMessage() for r in caplog.records][-1] == "broker_reachable_again"
     finally:
         source.close()

@@ -32,11 +32,13 @@ class Dispatched:
 
     def revoke(self, partitions: Iterable[Any]) -> None:
         """The partitions a rebalance took away: they leave the batch's offsets and chunks."""
-        taken = {(tp.topic, tp.partition) for tp in partitions}
-        if not any((tp.topic, tp.partition) in taken for tp in self.offsets):
+        # Partition keys of every client compare equal as (topic, partition) tuples
+        # (`sources.source.CommittingSource`), so a chunk's pair finds them too.
+        taken = set(partitions)
+        if taken.isdisjoint(self.offsets):
             return
         self.revoked = True
-        self.offsets = {tp: off for tp, off in self.offsets.items() if (tp.topic, tp.partition) not in taken}
+        self.offsets = {tp: off for tp, off in self.offsets.items() if tp not in taken}
         kept = [chunk for chunk in self.chunks if (chunk.topic, chunk.partition) not in taken]
         self.dropped += sum(len(chunk.records) for chunk in self.chunks) - sum(len(chunk.records) for chunk in kept)
         self.chunks = kept

@@ -140,7 +140,7 @@ class ConfluentSource:
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         assigned = frozenset(Partition(tp.topic, tp.partition) for tp in partitions)
         self._set_assigned(assigned)
-        self._reached()
+        self.contact.reached()
         log_event(log, logging.INFO, "partitions_assigned",
                   partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
 
@@ -161,9 +161,6 @@ class ConfluentSource:
             return
         self.throttle.log(logging.ERROR if error.fatal() else logging.WARNING, "kafka_error", key=f"error:{name}",
                           error=f"{name}: {error.str()}"[:300])
-
-    def _reached(self) -> None:
-        self.contact.reached()
 
     @property
     def reachable(self) -> bool:
@@ -239,8 +236,7 @@ class ConfluentSource:
         records = self._by_partition(messages)
         if not records:
             return None
-        if not self.reachable:
-            self._reached()
+        self.contact.reached()
         chunks, offsets = [], {}
         for (topic, partition), bucket in records.items():
             chunks.append(Chunk(self.label(topic), topic, partition, bucket))
@@ -315,7 +311,7 @@ class ConfluentSource:
             self.throttle.log(logging.WARNING, "commit_failed", key="commit",
                               error=f"{type(error).__name__}: {error}"[:300], partitions=len(pending.offsets))
             return False
-        self._reached()
+        self.contact.reached()
         self.throttle.reset("commit")
         return True
 
@@ -354,7 +350,7 @@ class ConfluentSource:
         except Exception as exc:  # KafkaException: timed out, broker gone
             self.contact.lost(f"{type(exc).__name__}: {exc}")
             return None
-        self._reached()
+        self.contact.reached()
         return lags
 
     def close(self, timeout_ms: int = 3000) -> None:
