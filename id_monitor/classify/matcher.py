@@ -102,11 +102,23 @@ def _make_builder(variant: Variant, outer: int, groups: dict[str, int]) -> Build
 
         return build_decoded
 
+    # dict displays for the usual one to three parts: a comprehension creates a function and a
+    # frame per call, which costs more than the regex match of the ID
     if len(plain) == 1:
-        (only_key, only_group), = plain
+        (key1, group1), = plain
 
         def parts_of(m: re.Match[str]) -> Any:
-            return MappingProxyType({only_key: m[only_group]})
+            return MappingProxyType({key1: m[group1]})
+    elif len(plain) == 2:
+        (key1, group1), (key2, group2) = plain
+
+        def parts_of(m: re.Match[str]) -> Any:
+            return MappingProxyType({key1: m[group1], key2: m[group2]})
+    elif len(plain) == 3:
+        (key1, group1), (key2, group2), (key3, group3) = plain
+
+        def parts_of(m: re.Match[str]) -> Any:
+            return MappingProxyType({key1: m[group1], key2: m[group2], key3: m[group3]})
     elif plain:
         def parts_of(m: re.Match[str]) -> Any:
             return MappingProxyType({key: m[group] for key, group in plain})

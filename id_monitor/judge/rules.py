@@ -179,7 +179,7 @@ class UnexpectedType(IdRule):
     with a fixed id_type is decided once; one that takes its id_type from the ID is checked per ID.
     """
 
-    __slots__ = ("accepts", "accepts_type", "shape_only")
+    __slots__ = ("accepts", "accepts_type", "quiet", "shape_only")
     name = "unexpected_type"
 
     def __init__(self, severity: Severity, accepts: TypeMatcher, shape_only: frozenset[str]) -> None:
@@ -187,6 +187,9 @@ class UnexpectedType(IdRule):
         self.accepts = accepts
         self.accepts_type = accepts.__call__  # a bound method: its call is specialised, a call through __call__ is not
         self.shape_only = shape_only
+        # id_types that are never unexpected here, in one set: most IDs pass on a look-up, and
+        # only an id_type outside it costs the matcher's call (its `*` prefixes)
+        self.quiet = shape_only | accepts.exact
 
     def applies(self, field: FieldPolicy, facts: FormatFacts) -> bool:
         if field.accepts is not self.accepts or facts.status == "unknown":
@@ -197,7 +200,7 @@ class UnexpectedType(IdRule):
 
     def __call__(self, message: Message, field: str, value: str, info: IdInfo) -> None:
         id_type = info.id_type
-        if id_type is None or id_type in self.shape_only or self.accepts_type(id_type):
+        if id_type is None or id_type in self.quiet or self.accepts_type(id_type):
             return
         message.findings.append(
             finding("unexpected_type", field, self.severity, value, info, f"expected {self.accepts.text}"))
@@ -246,19 +249,16 @@ class TimestampSkew(IdRule):
     def applies(self, field: FieldPolicy, facts: FormatFacts) -> bool:
         return facts.status != "unknown" and facts.timestamped
 
-    def window(self, observed_ms: int) -> tuple[int, int]:
-        """The creation times (earliest, latest) an ID seen at `observed_ms` may carry."""
-        return observed_ms - self.max_age_ms, observed_ms + self.max_future_ms
-
     def __call__(self, message: Message, field: str, value: str, info: IdInfo) -> None:
         ts = info.timestamp_ms
         if ts is None:
             return
-        # comparisons against bounds worked out once per message: epoch milliseconds are
-        # multi-digit ints, whose arithmetic allocates
+        # comparisons against the creation times (earliest, latest) an ID may carry, worked out
+        # once per message: epoch milliseconds are multi-digit ints, whose arithmetic allocates
         window = message.skew_window
         if window is None:
-            window = message.skew_window = self.window(message.observed_ms)
+            observed = message.observed_ms
+            window = message.skew_window = (observed - self.max_age_ms, observed + self.max_future_ms)
         if ts > window[1]:
             message.findings.append(finding("timestamp_skew", field, self.severity, value, info, "future"))
         elif ts < window[0]:
