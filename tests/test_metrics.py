@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from id_monitor.config import load_config
-from id_monitor.sinks.metrics import AGE_BUCKETS, IdMetrics
+from id_monitor.sinks.metrics import AGE_BUCKETS, IdMetrics, MetricsBatch
 from id_monitor.model import Finding, IdInfo
 from id_monitor.judge import RULES, Report
 from id_monitor.schema import load_schema
@@ -145,6 +147,41 @@ def test_exemplars_appear_in_openmetrics_only_for_series_touched_with_one(metric
     assert any(line.startswith("id_monitor_id_age_seconds_bucket{") for line in lines)
     assert not any('format="uuid4"' in line for line in lines)
     assert text.rstrip().endswith("# EOF")
+
+
+_INFOS = st.sampled_from([THREAD, LEGACY, UNKNOWN, THREAD._replace(timestamp_ms=NOW - 7_200_000),
+                          THREAD._replace(timestamp_ms=NOW + 5_000), IdInfo(status="target", format="no_such_format")])
+_FIELDS = st.sampled_from(["thread_id", "run_id", "not_configured", "message"])
+_REPORTS = st.builds(
+    lambda ids, findings: report(ids, findings),
+    st.lists(st.tuples(_FIELDS, _INFOS), max_size=5),
+    st.lists(st.builds(lambda rule, field, severity: Finding(rule=rule, field=field, severity=severity),
+                       st.sampled_from([*RULES, "no_such_rule"]), _FIELDS,
+                       st.sampled_from(["warning", "violation", "odd"])), max_size=3),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["kafka:events", "span", "elsewhere"]), _REPORTS, st.booleans()),
+                max_size=6))
+def test_recording_one_report_equals_merging_a_batch_of_it(schema, recorded) -> None:
+    """`record` counts straight into the served series; merging a batch of the same one report
+    must give the very same exposition, exemplars and `other` bucketing included."""
+    direct = IdMetrics(load_config(), schema, ["kafka:events", "span"])
+    merged = IdMetrics(load_config(), schema, ["kafka:events", "span"])
+    for source, one, traced in recorded:
+        exemplar = {"trace_id": "0af7651916cd43dd8448eb211c80319c"} if traced else None
+        direct.record(source, one, NOW, exemplar)
+        batch = MetricsBatch()
+        batch.record(source, one, NOW, exemplar)
+        merged.merge(batch)
+
+    def served(m: IdMetrics) -> tuple:  # what collect() renders; exemplar timestamps differ
+        return (m._ids, m._findings, m._coverage,
+                {k: (h.counts, h.sum, {i: e[:2] for i, e in h.exemplars.items()}) for k, h in m._ages.items()},
+                {k: e[:2] for k, e in m._exemplars.items()})
+
+    assert served(direct) == served(merged)
 
 
 def test_concurrent_recording_loses_no_count(metrics) -> None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
+from operator import add
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
 from id_monitor import __version__
+from id_monitor.classify import BoundedCache
 from id_monitor.model import MESSAGE_FIELD, MESSAGE_RESULTS, RULES, SEVERITIES, STATUSES
 
 if TYPE_CHECKING:
@@ -229,6 +231,10 @@ class IdMetrics:
         tails: list[tuple[str, ...]] = [(r,) for r in self.revisions] or [()]
         self.created = time.time()
         self._lock = threading.Lock()
+        # A recorded key outside the label sets is re-bucketed on every merge (a span or request
+        # field the config does not name, say): the served key of each is remembered. Recorded
+        # keys can carry caller-chosen field names, so the memo stops learning when full.
+        self._served: BoundedCache[tuple[Any, ...], tuple[str, ...]] = BoundedCache(4096, "refuse")
 
         self._ids: dict[tuple[str, str, str], int] = {}
         self._findings: dict[tuple[str, str, str, str], int] = {}
@@ -308,17 +314,59 @@ class IdMetrics:
             *self._revision(rest),
         )
 
+    def _served_key(self, key: tuple[Any, ...], of_ids: bool) -> tuple[str, ...]:
+        """The served key of a recorded ids (or findings) key that is not served as it is."""
+        memo_key = (of_ids, key)
+        served = self._served.get(memo_key)
+        if served is None:
+            served = self._ids_key(*key) if of_ids else self._findings_key(*key)
+            self._served.offer(memo_key, served)
+        return served
+
     # -- recording -----------------------------------------------------------------------
 
     def record(self, source: str, report: Report, observed_ms: int,
                exemplar: Mapping[str, str] | None = None) -> None:
-        """Count one judged message right away (a request, a span): a batch of one, merged."""
-        batch = MetricsBatch()
-        if self.own_revision is None:
-            batch.record(source, report, observed_ms, exemplar)
-        else:
+        """Count one judged message right away (a request, a span), exactly as merging a batch of
+        that one message would. Without revisions the counts go straight into the served series:
+        a batch's six dicts and its merge (every age bucket added) cost twice the counting."""
+        if self.own_revision is not None:
+            batch = MetricsBatch()
             batch.record_as(self.own_revision, source, report, observed_ms, exemplar)
-        self.merge(batch)
+            self.merge(batch)
+            return
+        ex = Exemplar(dict(exemplar), 1.0, time.time()) if exemplar else None
+        ids, findings, ages, exemplars = self._ids, self._findings, self._ages, self._exemplars
+        with self._lock:
+            for field, info in report.ids:
+                key = (source, field, info.format or NO_FORMAT)
+                if key not in ids:
+                    key = self._served_key(key, True)
+                ids[key] += 1
+                if ex is not None:
+                    exemplars[key] = ex
+                ts = info.timestamp_ms
+                if ts is not None:
+                    hist = ages.get((source, field)) or ages[(self._source(source), self._field(field))]
+                    age = (observed_ms - ts) / 1000.0
+                    age = max(age, 0.0)
+                    index = bisect_left(AGE_BUCKETS, age)
+                    hist.counts[index] += 1
+                    hist.sum += age
+                    if ex is not None:
+                        hist.exemplars[index] = Exemplar(ex.labels, age, ex.timestamp)
+            for finding in report.findings:
+                fkey = (source, finding.field, finding.rule, finding.severity)
+                if fkey not in findings:
+                    fkey = self._served_key(fkey, False)
+                findings[fkey] += 1
+                if ex is not None:
+                    exemplars[fkey] = ex
+            if report.coverage:
+                coverage = self._coverage
+                for ckey in report.coverage:
+                    if ckey in coverage:
+                        coverage[ckey] += 1
 
     def message(self, source: str, result: str, count: int = 1) -> None:
         """Count messages by outcome (ok | malformed | skipped) right away."""
@@ -333,11 +381,11 @@ class IdMetrics:
             ids, findings, messages = self._ids, self._findings, self._messages
             for key, value in batch.ids.items():
                 if key not in ids:
-                    key = self._ids_key(*key)  # type: ignore[assignment]
+                    key = self._served_key(key, True)  # type: ignore[assignment]
                 ids[key] += value
             for fkey, value in batch.findings.items():
                 if fkey not in findings:
-                    fkey = self._findings_key(*fkey)  # type: ignore[assignment]
+                    fkey = self._served_key(fkey, False)  # type: ignore[assignment]
                 findings[fkey] += value
             for mkey, value in batch.messages.items():
                 if mkey not in messages:
@@ -347,9 +395,7 @@ class IdMetrics:
             for akey, (counts, total, exemplars) in batch.ages.items():
                 hist = self._ages.get(akey) or self._ages[
                     (self._source(akey[0]), self._field(akey[1]), *self._revision(akey[2:]))]  # type: ignore[index]
-                for index, count in enumerate(counts):
-                    if count:
-                        hist.counts[index] += count
+                hist.counts = [*map(add, hist.counts, counts)]  # one C-level pass, not a loop per bucket
                 hist.sum += total
                 hist.exemplars.update(exemplars)
             coverage = self._coverage
@@ -358,10 +404,8 @@ class IdMetrics:
                     coverage[ckey] += value
             ids_key_length = 4 if self.revisions else 3
             for ekey, exemplar in batch.exemplars.items():
-                if len(ekey) == ids_key_length:
-                    ekey = ekey if ekey in ids else self._ids_key(*ekey)  # type: ignore[arg-type]
-                else:
-                    ekey = ekey if ekey in findings else self._findings_key(*ekey)  # type: ignore[arg-type]
+                if ekey not in ids and ekey not in findings:
+                    ekey = self._served_key(ekey, len(ekey) == ids_key_length)
                 self._exemplars[ekey] = exemplar
 
     def set_kafka_state(self, topics: Iterable[str], assigned: Iterable[Any], reachable: bool) -> None:
