@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from id_monitor.classify import BoundedCache
+from id_monitor.classify import BoundedCache, Classifier
 
 KEYS = st.lists(st.integers(0, 300), max_size=2000)
 
 
-@given(st.integers(0, 64), st.sampled_from(["generations", "fifo", "refuse"]), st.booleans(), KEYS)
-def test_never_holds_more_than_its_capacity(capacity: int, eviction: str, doorkeeper: bool, keys: list[int]) -> None:
-    cache: BoundedCache[int, int] = BoundedCache(capacity, eviction, admit_on_second_sighting=doorkeeper)  # type: ignore[arg-type]
+@given(st.integers(0, 64), st.sampled_from(["generations", "fifo", "refuse"]), KEYS)
+def test_never_holds_more_than_its_capacity(capacity: int, eviction: str, keys: list[int]) -> None:
+    cache: BoundedCache[int, int] = BoundedCache(capacity, eviction)  # type: ignore[arg-type]
     for key in keys:
         if cache.get(key) is None and cache.recall(key) is None:
             cache.offer(key, key * 2)
@@ -33,12 +33,13 @@ def test_generations_keep_recent_keys_and_copy_old_hits_forward() -> None:
     assert 1 not in cache and 1 not in cache.old  # the oldest generation is gone
 
 
-def test_the_doorkeeper_admits_on_the_second_sighting() -> None:
-    cache: BoundedCache[str, int] = BoundedCache(8, "generations", admit_on_second_sighting=True)
-    cache.offer("once", 1)
-    assert cache.get("once") is None
-    cache.offer("once", 1)
-    assert cache.get("once") == 1
+def test_the_classifier_caches_an_id_from_its_second_sighting_on() -> None:
+    classifier = Classifier("netra", cache_size=8)
+    once = "thread_websocket_factory_1757372478799_528_584ef8a5"
+    first = classifier.classify(once)
+    assert classifier.cached == 0  # seen once: remembered by the doorkeeper only
+    assert classifier.classify(once) == first and classifier.cached == 1
+    assert classifier.classify(once) is classifier._cache.get(once)  # a hit from now on
 
 
 def test_fifo_drops_the_oldest_and_refuse_stops_learning() -> None:

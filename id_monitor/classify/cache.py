@@ -3,7 +3,7 @@
 Keys often come from input (IDs, span attribute values, message types), so every memo must be
 bounded or a hostile stream grows the process. The cache *is* a dict: a hit is `cache.get(key)`,
 one C call, which matters on the classifier's path where a hit must cost about one dict look-up.
-Misses go through `recall` (the older generation) and `offer` (admission and eviction).
+Misses go through `recall` (the older generation) and `offer` (eviction).
 
 Evictions:
 - `generations`: two generations of about capacity/2 entries. When the young one (this dict) is
@@ -12,8 +12,9 @@ Evictions:
 - `fifo`: the oldest insertion goes first.
 - `refuse`: once full, new keys are simply not stored (for memos whose keys are mostly known early).
 
-`admit_on_second_sighting` adds a doorkeeper: a key is stored only the second time it is offered,
-so one-off keys (request and message ids) cost a set insertion instead of churning the cache.
+Which keys are worth offering is the user's business: the classifier offers an ID only on its
+second sighting (`classify.classifier`), in its own frame, because a call per new ID costs more
+there than the admission test does.
 """
 
 from __future__ import annotations
@@ -31,10 +32,9 @@ class BoundedCache(dict, Generic[K, V]):  # type: ignore[type-arg]
     """A dict holding at most about `capacity` entries (see the module docstring)."""
 
     # slots, not an instance __dict__: the interpreter specialises reads of these on the miss path
-    __slots__ = ("_doorkeeper", "_limit", "capacity", "eviction", "old")
+    __slots__ = ("_limit", "capacity", "eviction", "old")
 
-    def __init__(self, capacity: int, eviction: Eviction = "fifo", *,
-                 admit_on_second_sighting: bool = False) -> None:
+    def __init__(self, capacity: int, eviction: Eviction = "fifo") -> None:
         super().__init__()
         if capacity < 0:
             raise ValueError("capacity must be >= 0")
@@ -45,7 +45,6 @@ class BoundedCache(dict, Generic[K, V]):  # type: ignore[type-arg]
         self._limit = (max(capacity // 2, 1) if eviction == "generations" else capacity) if capacity else 0
         # The old generation is always this same dict object, so `old.get` may be bound once.
         self.old: dict[Any, Any] = {}
-        self._doorkeeper: set[Any] | None = set() if admit_on_second_sighting else None
 
     def recall(self, key: K) -> V | None:
         """A miss of `get`: the entry from the old generation (copied forward), or None."""
@@ -55,17 +54,8 @@ class BoundedCache(dict, Generic[K, V]):  # type: ignore[type-arg]
         return value
 
     def offer(self, key: K, value: V) -> None:
-        """Store `value` if the admission rule lets it in, evicting as the policy says."""
-        seen = self._doorkeeper
-        if seen is not None and key not in self and key not in self.old:
-            before = len(seen)
-            seen.add(key)
-            if len(seen) != before:  # first sighting: remember the key only
-                if before >= self._limit:
-                    seen.clear()
-                    seen.add(key)
-                return
-        if len(self) < self._limit:  # the common case, in this one frame (the classifier's miss path)
+        """Store `value`, evicting as the policy says."""
+        if len(self) < self._limit:  # the common case, in this one frame
             self[key] = value
         elif self.capacity:
             self._store(key, value)
@@ -94,5 +84,3 @@ class BoundedCache(dict, Generic[K, V]):  # type: ignore[type-arg]
     def clear(self) -> None:
         super().clear()
         self.old.clear()
-        if self._doorkeeper is not None:
-            self._doorkeeper = set()
